@@ -1,0 +1,38 @@
+# The README's two set-up commands: `make chat` and `make test`. Both install into .venv/.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STORE ?= .store/sample
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+.PHONY: install chat sample test test-fast lint clean
+
+$(BIN)/assistant: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first and pinned: the CPU build; an unpinned torch pulls a several-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/assistant
+
+sample: install
+	$(BIN)/assistant ingest corpus --store $(STORE)
+
+chat: sample
+	$(BIN)/assistant serve --store $(STORE) --host $(HOST) --port $(PORT)
+
+test: install
+	$(BIN)/ruff check assistant tests evals
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check assistant tests evals
+
+clean:
+	rm -rf $(VENV) .store .pytest_cache

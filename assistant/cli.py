@@ -1,0 +1,179 @@
+"""The `assistant` command: a thin layer over `Assistant`. Heavy libraries are imported inside the
+commands, so that `assistant --help` answers at once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from .core import Assistant
+    from .models import Answer, IngestReport
+
+app = typer.Typer(help="Report Assistant: answers about your reports, every sentence cited.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+docs_app = typer.Typer(help="List, show and remove the documents in a store.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder [env ASSISTANT_STORE].")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settings file [env ASSISTANT_CONFIG].")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+EXIT_PARTIAL = 3
+
+
+def _assistant(store: Path | None, config: Path | None, **overrides: object) -> Assistant:
+    from .core import Assistant
+    from .settings import load_settings
+    from .store import StoreMismatch
+
+    try:
+        settings = load_settings(config, store=store, **overrides)
+        assistant = Assistant(settings=settings)
+        assistant.store  # open now, so that a mismatched store is reported here  # noqa: B018
+    except (FileNotFoundError, StoreMismatch, ValueError) as exc:
+        _fail(str(exc), code=2)
+    return assistant
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _print_json(data: object) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursive): .txt .md .html .pdf .docx .jsonl")],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Add reports to the store, or update the ones that changed. Exit 3 when some files failed."""
+    assistant = _assistant(store, config)
+    report = assistant.ingest(paths, progress=not quiet and sys.stderr.isatty())
+    if as_json:
+        _print_json(report.model_dump(mode="json"))
+    else:
+        _print_ingest(report)
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_ingest(report: IngestReport) -> None:
+    for d in report.documents:
+        if d.status == "failed":
+            typer.echo(f"failed     {d.error}", err=True)
+        elif d.status != "unchanged":
+            typer.echo(f"{d.status:<10} {d.doc_id}  ({d.chunks} chunks)  {d.title}")
+    typer.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+               f"{report.failed} failed, {report.removed} removed; {report.chunks} chunks in {report.seconds:.1f} s")
+    if report.skipped:
+        typer.echo(f"skipped {len(report.skipped)} files of unsupported types, e.g. {report.skipped[0]}")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question from the reports, with its sources."""
+    assistant = _assistant(store, config)
+    try:
+        answer = assistant.ask(question, top_k=top_k)
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+    if as_json:
+        _print_json(answer.model_dump(mode="json"))
+    else:
+        typer.echo(format_answer(answer))
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [answer.answer, ""]
+    if answer.citations:
+        lines.append("Sources:")
+        for c in answer.citations:
+            where = ", ".join(x for x in (c.source, c.date) if x)
+            lines.append(f"[{c.marker}] {c.title}" + (f" ({where})" if where else ""))
+            lines.append(f"    \"{c.quote}\"")
+            lines.append(f"    {c.url or c.path}  chars {c.start}-{c.end}")
+    elif answer.retrieved:
+        lines.append("Closest passages (they do not answer the question):")
+        for p in answer.retrieved[:3]:
+            lines.append(f"  - {p.title}: {' '.join(p.text.split())[:160]}...")
+    return "\n".join(lines).rstrip()
+
+
+@docs_app.command("list")
+def docs_list(store: StoreOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """The documents in the store, newest first."""
+    docs = _assistant(store, config).documents()
+    if as_json:
+        _print_json([d.model_dump(mode="json") for d in docs])
+        return
+    for d in docs:
+        typer.echo(f"{d.doc_id:<40} {d.date or '':<10} {(d.source or '')[:24]:<24} {d.chunks:>4}  {d.title}")
+    typer.echo(f"{len(docs)} documents")
+
+
+@docs_app.command("show")
+def docs_show(doc_id: str, store: StoreOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """One document: its metadata and full extracted text."""
+    try:
+        doc = _assistant(store, config).document(doc_id)
+    except KeyError as exc:
+        _fail(exc.args[0])
+    if as_json:
+        _print_json(doc.model_dump(mode="json"))
+        return
+    for field in ("doc_id", "title", "source", "author", "date", "url", "path", "chunks", "hash"):
+        typer.echo(f"{field + ':':<8} {getattr(doc, field) or ''}")
+    typer.echo("")
+    typer.echo(doc.text)
+
+
+@docs_app.command("remove")
+def docs_remove(doc_ids: list[str], store: StoreOpt = None, config: ConfigOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Remove documents and all their chunks. Exit 1 if an id was not in the store."""
+    removed = _assistant(store, config).remove(doc_ids)
+    missing = [d for d in doc_ids if d not in removed]
+    if as_json:
+        _print_json({"removed": removed, "missing": missing})
+    else:
+        for d in removed:
+            typer.echo(f"removed {d}")
+        for d in missing:
+            typer.echo(f"error: no document with doc_id {d!r}", err=True)
+    if missing:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless you mean it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+) -> None:
+    """Start the chat in the browser (Gradio) over the store."""
+    assistant = _assistant(store, config)
+    from .ui import launch
+
+    launch(assistant, host=host, port=port)
+
+
+def main() -> None:
+    app()

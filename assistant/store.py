@@ -1,0 +1,149 @@
+"""Embed and store: chunks and their vectors in Chroma; documents (metadata and full extracted text) and
+file fingerprints in a SQLite catalog beside it.
+
+Chroma keeps chunks, but a document-level record has no vector to go with it, so the catalog is a small
+SQLite file: transactional, in the standard library, and one folder holds the whole store.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from llama_index.core.schema import TextNode
+
+from .models import DocumentInfo, DocumentText
+
+COLLECTION = "chunks"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, locator TEXT UNIQUE NOT NULL, path TEXT NOT NULL,
+    title TEXT NOT NULL, source TEXT, author TEXT, date TEXT, url TEXT, category TEXT,
+    hash TEXT NOT NULL, chunks INTEGER NOT NULL, text TEXT NOT NULL, added_at TEXT DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, checksum TEXT NOT NULL, doc_ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+META_FIELDS = ("title", "source", "author", "date", "url", "category")
+
+
+class StoreMismatch(RuntimeError):
+    """The store was built with another embedding model or chunking: its vectors would not mix."""
+
+
+class Store:
+    def __init__(self, path: Path, build: dict[str, str]):
+        """Open (or create) the store in `path`. `build` names the model and chunking its vectors come
+        from; opening a store built differently raises StoreMismatch instead of mixing vectors."""
+        import chromadb
+
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path / "catalog.sqlite", check_same_thread=False)
+        self.db.executescript(SCHEMA)
+        self._check_build(build)
+        client = chromadb.PersistentClient(
+            path=str(self.path / "chroma"),
+            settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False),
+        )
+        # No embedding function: Chroma's default one downloads a model; vectors always come from us.
+        self.collection = client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"},
+                                                          embedding_function=None)
+
+    def _check_build(self, build: dict[str, str]) -> None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()
+        if row is None:
+            with self.db:
+                self.db.execute("INSERT INTO meta VALUES ('build', ?)", (json.dumps(build, sort_keys=True),))
+            return
+        stored = json.loads(row[0])
+        changed = {k: (stored.get(k), v) for k, v in build.items() if stored.get(k) != v}
+        if changed:
+            what = "; ".join(f"{k}: store has {a!r}, settings say {b!r}" for k, (a, b) in changed.items())
+            raise StoreMismatch(f"the store {self.path} was built differently ({what}). Use the settings it was "
+                                "built with, or a new --store folder, and ingest again.")
+
+    def vector_store(self):
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self.collection)
+
+    # --- documents ---------------------------------------------------------------------------------
+
+    def put(self, doc_id: str, locator: str, path: str, meta: dict, text: str, hash_: str,
+            nodes: list[TextNode]) -> None:
+        """Replace a document and all its chunks. Chunks first, catalog last: a crash in between leaves
+        a document that the next ingest sees as changed and writes again."""
+        self.collection.delete(where={"document_id": doc_id})
+        if nodes:
+            self.vector_store().add(nodes)
+        with self.db:
+            self.db.execute("DELETE FROM documents WHERE doc_id = ? OR locator = ?", (doc_id, locator))
+            self.db.execute(
+                "INSERT INTO documents (doc_id, locator, path, title, source, author, date, url, category, hash,"
+                " chunks, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc_id, locator, path, *(meta.get(k) for k in META_FIELDS), hash_, len(nodes), text),
+            )
+
+    def remove(self, doc_ids: Iterable[str]) -> list[str]:
+        removed = []
+        for doc_id in doc_ids:
+            if self.db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone():
+                self.collection.delete(where={"document_id": doc_id})
+                with self.db:
+                    self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+                removed.append(doc_id)
+        return removed
+
+    def by_locator(self, locator: str) -> tuple[str, str] | None:
+        """(doc_id, hash) of the document read from this file or JSONL line before, if any."""
+        row = self.db.execute("SELECT doc_id, hash FROM documents WHERE locator = ?", (locator,)).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def has(self, doc_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is not None
+
+    def documents(self) -> list[DocumentInfo]:
+        rows = self.db.execute(
+            "SELECT doc_id, title, source, author, date, url, path, chunks, hash FROM documents "
+            "ORDER BY date IS NULL, date DESC, title").fetchall()
+        return [DocumentInfo(doc_id=r[0], title=r[1], source=r[2], author=r[3], date=r[4], url=r[5], path=r[6],
+                             chunks=r[7], hash=r[8]) for r in rows]
+
+    def document(self, doc_id: str) -> DocumentText | None:
+        r = self.db.execute(
+            "SELECT doc_id, title, source, author, date, url, path, chunks, hash, text FROM documents "
+            "WHERE doc_id = ?", (doc_id,)).fetchone()
+        if r is None:
+            return None
+        return DocumentText(doc_id=r[0], title=r[1], source=r[2], author=r[3], date=r[4], url=r[5], path=r[6],
+                            chunks=r[7], hash=r[8], text=r[9])
+
+    def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        rows = self.db.execute(f"SELECT doc_id, text FROM documents WHERE doc_id IN ({','.join('?' * len(ids))})",
+                               ids).fetchall()
+        return dict(rows)
+
+    # --- files -------------------------------------------------------------------------------------
+
+    def file_checksum(self, path: str) -> tuple[str, list[str]] | None:
+        row = self.db.execute("SELECT checksum, doc_ids FROM files WHERE path = ?", (path,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def set_file(self, path: str, checksum: str, doc_ids: list[str]) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (path, checksum, json.dumps(doc_ids)))
+
+    def docs_of_file(self, path: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT doc_id FROM documents WHERE path = ?", (path,))]
+
+    def chunk_count(self) -> int:
+        return self.collection.count()
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,78 @@
+"""The chat: a Gradio Blocks app over one `Assistant`. Gradio is imported here and nowhere else;
+`create_app()` builds the app (tests use it without serving), `launch()` serves it."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from .core import Assistant
+from .models import Answer
+
+EXAMPLES = [
+    "How many freight cars did satellite images show at Tumangang station?",
+    "Who signed the satellite study?",
+    "Where did Kim Jong-un and Vladimir Putin meet?",
+    "How long did Kim's trip to Russia last?",
+]
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def _text(value: str | None) -> str:
+    """Report text shown as text: never as HTML, never as Markdown markup."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(value or "", quote=True))
+
+
+def answer_markdown(answer: Answer) -> str:
+    if answer.abstained:
+        return f"*{_text(answer.answer)}*"
+    return _text(answer.answer)
+
+
+def sources_markdown(answer: Answer) -> str:
+    if not answer.citations:
+        if not answer.retrieved:
+            return "No sources."
+        lines = ["**No passage answers this question.** Closest passages:"]
+        lines += [f"- {_text(p.title)}: {_text(' '.join(p.text.split())[:200])}..." for p in answer.retrieved[:3]]
+        return "\n".join(lines)
+    lines = []
+    for c in answer.citations:
+        where = " · ".join(_text(x) for x in (c.source, c.author, c.date) if x)
+        title = f"[{_text(c.title)}]({html.escape(c.url, quote=True)})" if c.url else _text(c.title)
+        lines.append(f"**[{c.marker}]** {title}  \n{where}  \n> {_text(c.quote)}\n")
+    return "\n".join(lines)
+
+
+def create_app(assistant: Assistant):
+    import gradio as gr
+
+    def respond(message: str, history: list[dict]):
+        if not message or not message.strip():
+            return history, gr.skip(), ""
+        previous = [{"role": m["role"], "content": _plain(m["content"])} for m in history]
+        answer = assistant.ask(message, history=previous)
+        history = history + [{"role": "user", "content": _text(message)},
+                             {"role": "assistant", "content": answer_markdown(answer)}]
+        return history, sources_markdown(answer), ""
+
+    with gr.Blocks(title="Report Assistant", analytics_enabled=False) as app:
+        gr.Markdown("## Report Assistant\nAnswers come from your reports only; every sentence cites its source.")
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(label="Chat", height=480, sanitize_html=True, allow_tags=False,
+                                  feedback_options=None)
+                box = gr.Textbox(placeholder="Ask about the reports...", label="Question", autofocus=True)
+                gr.Examples(EXAMPLES, inputs=box)
+            with gr.Column(scale=2):
+                sources = gr.Markdown("Sources appear here.", label="Sources")
+        box.submit(respond, [box, chat], [chat, sources, box])
+    return app
+
+
+def _plain(content: object) -> str:
+    return html.unescape(re.sub(r"\\(.)", r"\1", str(content)))
+
+
+def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> None:
+    create_app(assistant).launch(server_name=host, server_port=port, share=False, show_error=True)
