@@ -83,7 +83,7 @@ DOCX_REPORTS = [
         "date": datetime(2023, 9, 14, 7, 30, tzinfo=timezone.utc),
         "paragraphs": [
             "Russian President Vladimir Putin gave the clearest hint yet of what he and Kim Jong-un discussed at their summit, suggesting that Moscow is prepared to work with North Korea in areas that Western governments have tried for years to keep closed.",
-            "Speaking after the talks, Putin said there was room for military and space cooperation between the two countries.",
+            "Speaking after the talks, Putin said there was room for military and space cooperation with Pyongyang.",
             "He did not go into detail, and the Kremlin released no account of the closed-door part of the meeting at the Vostochny Cosmodrome on 13 September. But the venue itself pointed in one direction. Putin suggested that Russia might help North Korea build satellites, and the two leaders toured the spaceport's launch facilities together before their talks.",
             "Pyongyang has good reason to want that help. North Korea tried twice this year to put a military reconnaissance satellite into orbit, and both launches failed. Russia has decades of experience in building rockets and satellites and could shorten North Korea's path considerably.",
             "Western officials and analysts see a problem with that. North Korean satellite launches rely on the same rocket technology as its long-range ballistic missiles, and UN Security Council resolutions bar Pyongyang from any launch that uses ballistic missile technology. Help with space launches could therefore feed directly into the country's weapons programmes.",

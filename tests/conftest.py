@@ -1,0 +1,51 @@
+"""Shared fixtures: one real store (real model, real Chroma) over the bundled corpus, built once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+SHARED = ROOT.parent / "shared"
+QUESTIONS = ROOT / "evals" / "sets" / "corpus_questions.jsonl"
+
+
+def shared_file(relative: str) -> Path:
+    """A file of ../shared/, or a skip when this checkout has none (a user's fresh clone)."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent (../shared/ comes with the development machines and CI)")
+    return path
+
+
+def corpus_questions() -> list[dict]:
+    return [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def assistant(tmp_path_factory):
+    from assistant import Assistant
+
+    a = Assistant(store=tmp_path_factory.mktemp("store"))
+    report = a.ingest([CORPUS])
+    assert report.failed == 0, report.documents
+    return a
+
+
+@pytest.fixture(scope="session")
+def model_parts(assistant):
+    """The embedding model and chunker, loaded once for tests that build their own stores."""
+    return assistant.embed_model, assistant.chunker
+
+
+@pytest.fixture
+def fresh(tmp_path, model_parts):
+    """An empty store that shares the session's loaded model (loading it again costs seconds)."""
+    from assistant import Assistant
+
+    a = Assistant(store=tmp_path / "store")
+    a.__dict__["embed_model"], a.__dict__["chunker"] = model_parts
+    return a

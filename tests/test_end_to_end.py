@@ -1,0 +1,159 @@
+"""End to end with the real model and real Chroma over the bundled corpus."""
+
+import re
+
+import pytest
+
+from assistant.answer import ABSTAIN
+
+from .conftest import corpus_questions
+
+ANSWERABLE = [q for q in corpus_questions() if q["answerable"]]
+UNANSWERABLE = [q for q in corpus_questions() if not q["answerable"]]
+
+
+def norm(text):
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def test_the_question_set_is_big_enough():
+    assert len(ANSWERABLE) >= 15 and len(UNANSWERABLE) >= 8
+
+
+def assert_exact(assistant, answer):
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert sorted(set(markers)) == [c.marker for c in answer.citations], "every marker has a citation and back"
+    for c in answer.citations:
+        doc = assistant.document(c.doc_id)
+        assert doc.text[c.start:c.end] == c.quote, "a quote is exactly the document text at its offsets"
+        assert c.quote in answer.answer
+
+
+@pytest.mark.parametrize("q", ANSWERABLE, ids=[q["id"] for q in ANSWERABLE])
+def test_answers_are_cited_and_the_quote_holds_the_answer(assistant, q):
+    answer = assistant.ask(q["question"])
+    assert not answer.abstained, f"abstained on {q['question']!r}"
+    assert_exact(assistant, answer)
+    answers = [q["reference_answer"], *q.get("answer_aliases", [])]
+    quotes = [norm(c.quote) for c in answer.citations]
+    assert any(norm(a) in quote for a in answers for quote in quotes), (
+        f"{q['question']!r}: no cited quote holds {answers}; got {[c.quote for c in answer.citations]}")
+
+
+@pytest.mark.parametrize("q", UNANSWERABLE, ids=[q["id"] for q in UNANSWERABLE])
+def test_abstains_when_the_reports_do_not_say(assistant, q):
+    answer = assistant.ask(q["question"])
+    assert answer.abstained, f"answered {q['question']!r} with {answer.answer!r}"
+    assert answer.answer == ABSTAIN and answer.citations == [] and answer.retrieved
+
+
+def test_freight_cars_answer_carries_outlet_and_date(assistant):
+    answer = assistant.ask("How many freight cars did satellite images show at Tumangang station?")
+    first = answer.citations[0]
+    assert "73" in first.quote and first.source and first.date
+    assert answer.timings_ms.total >= answer.timings_ms.retrieve > 0
+    assert [p.rank for p in answer.retrieved] == list(range(1, len(answer.retrieved) + 1))
+
+
+def test_citations_carry_document_metadata(assistant):
+    answer = assistant.ask("Who signed the satellite study?")
+    for c in answer.citations:
+        doc = assistant.document(c.doc_id)
+        assert (c.title, c.source, c.date, c.url, c.path) == (doc.title, doc.source, doc.date, doc.url, doc.path)
+
+
+def test_follow_up_question_uses_the_history(assistant):
+    history = [{"role": "user", "content": "How long did Kim Jong-un's trip to Russia last?"},
+               {"role": "assistant", "content": "Seven days."}]
+    answer = assistant.ask("How did he travel?", history=history)
+    assert not answer.abstained
+    assert "train" in " ".join(c.quote for c in answer.citations).lower()
+
+
+def test_empty_question_is_refused(assistant):
+    with pytest.raises(ValueError, match="empty"):
+        assistant.ask("   ")
+
+
+def test_odd_questions_do_not_crash(assistant):
+    assert assistant.ask("?!?...").abstained
+    long = assistant.ask("freight cars at Tumangang " * 2000)
+    assert long.retrieved
+
+
+def test_documents_listing(assistant):
+    docs = assistant.documents()
+    assert 15 <= len(docs) <= 25
+    assert len({d.doc_id for d in docs}) == len(docs)
+    assert all(d.chunks > 0 and d.title and len(d.hash) == 64 for d in docs)
+    assert sum(d.chunks for d in docs) == assistant.store.chunk_count()
+
+
+def test_reingest_changes_nothing(assistant):
+    from .conftest import CORPUS
+
+    before = assistant.store.chunk_count()
+    report = assistant.ingest([CORPUS])
+    assert report.added == report.updated == report.failed == report.chunks == 0
+    assert report.unchanged == len(assistant.documents())
+    assert assistant.store.chunk_count() == before
+
+
+def test_changed_file_replaces_its_chunks(fresh, tmp_path):
+    path = tmp_path / "report.md"
+    path.write_text("---\ntitle: Rail report\n---\n" + "The depot held 12 tank wagons on Monday. " * 60)
+    first = fresh.ingest([path])
+    doc_id = first.documents[0].doc_id
+    assert first.added == 1 and fresh.store.chunk_count() == first.chunks
+    path.write_text("---\ntitle: Rail report\n---\nThe depot held 40 grain hoppers on Tuesday.")
+    second = fresh.ingest([path])
+    assert second.updated == 1 and second.documents[0].doc_id == doc_id, "a changed report keeps its id"
+    assert fresh.store.chunk_count() == 1, "old chunks are gone, no duplicates"
+    assert "grain hoppers" in fresh.document(doc_id).text
+    answer = fresh.ask("How many grain hoppers did the depot hold?")
+    assert "40" in answer.citations[0].quote
+
+
+def test_failing_file_among_good_ones(fresh, tmp_path):
+    (tmp_path / "good.md").write_text("# Harbour\n\nThe harbour reopened on Friday after the storm passed.")
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\x00junk" + bytes(range(256)))
+    (tmp_path / "empty.md").write_text("")
+    report = fresh.ingest([tmp_path])
+    assert report.added == 1 and report.failed == 2
+    errors = {d.path: d.error for d in report.documents if d.status == "failed"}
+    assert set(errors) == {str(tmp_path / "bad.txt"), str(tmp_path / "empty.md")}
+    assert all(path in error for path, error in errors.items())
+    assert len(fresh.documents()) == 1
+
+
+def test_remove_leaves_no_chunks(fresh, tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.md").write_text(f"# Report {name}\n\nReport {name} says the port handled 5 ships.")
+    fresh.ingest([tmp_path])
+    doc_id = fresh.documents()[0].doc_id
+    assert fresh.remove([doc_id, "no-such-id"]) == [doc_id]
+    assert doc_id not in {d.doc_id for d in fresh.documents()}
+    assert fresh.store.collection.get(where={"doc_id": doc_id})["ids"] == []
+    assert fresh.store.chunk_count() == 1
+
+
+def test_jsonl_row_removed_from_archive_is_removed(fresh, tmp_path):
+    import json
+
+    path = tmp_path / "archive.jsonl"
+    rows = [{"doc_id": f"n{i}", "title": f"News {i}", "body": f"Story {i} about the rail link."} for i in range(3)]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert fresh.ingest([path]).added == 3
+    path.write_text("\n".join(json.dumps(r) for r in rows[:2]))
+    report = fresh.ingest([path])
+    assert report.unchanged == 2 and report.removed == 1
+    assert sorted(d.doc_id for d in fresh.documents()) == ["n0", "n1"]
+
+
+def test_store_built_with_other_chunking_is_refused(assistant):
+    from assistant import Assistant
+    from assistant.store import StoreMismatch
+
+    other = Assistant(settings=assistant.settings.model_copy(update={"chunk_size": 120}))
+    with pytest.raises(StoreMismatch, match="chunk_size"):
+        other.store  # noqa: B018
