@@ -17,17 +17,19 @@ import numpy as np
 
 from .models import Passage
 
+# Cosine above which a word of a report stands for a question term (tuned on evals/sets/corpus_questions.jsonl).
+NEAR_TERM = 0.6
 ABSTAIN = "The reports do not say. None of the retrieved passages answers this question."
 
 STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between both
-but by can could did do does doing down during each few for from further had has have having he her here hers
-herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
-once only or other our ours out over own same she should so some such than that the their theirs them then there
-these they this those through to too under until up very was we were what when where which while who whom why
-will with would you your yours also said says say tell told according report reports reported show shows showed
-shown many much long kind way ever yet still well
-""".split())
+a about above after again against all am an and any are as at be because been before being below between both but by
+can could did do does doing down during each few for from further had has have having he her here hers herself him
+himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or
+other our ours out over own same she should so some such than that the their theirs them then there these they this
+those through to too under until up very was we were what when where which while who whom why will with would you
+your yours also said says say tell told according report reports reported show shows showed shown many much long
+kind way ever yet still well
+""".split())  # noqa: SIM905
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
@@ -35,18 +37,22 @@ NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
                 "hundred|hundreds|thousand|thousands|million|millions|billion|billions|dozen|dozens|half")
 PATTERNS = {
     "number": re.compile(rf"\d|\b({NUMBER_WORDS})\b", re.I),
-    "date": re.compile(rf"\b(\d{{4}}|{MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
-                       r"yesterday|today|week|month|year|day|since|until|ago)\b", re.I),
+    "date": re.compile(rf"\b(1[89]\d\d|20\d\d|{MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                       r"yesterday|today|tonight)\b", re.I),
     "duration": re.compile(rf"\b(\d+|{NUMBER_WORDS}|a|an)[ -](minute|hour|day|week|month|year|decade)s?\b", re.I),
-    "name": re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+"),
+    "person": re.compile(r"\b[A-Z][a-z]+(-[A-Z]?[a-z]+)? [A-Z][a-z]+"),  # First Last
+    "place": re.compile(r"\b(at|in|near|outside|from|to|on) (the )?[A-Z][a-z]"),
 }
 QUESTION_TYPES = [
     (re.compile(r"^\s*how (long|many (days|weeks|months|years|hours))\b", re.I), "duration"),
     (re.compile(r"\b(how many|how much|what number|what percentage|what share|how big|how large|"
                 r"what (was|is) the (total|number|figure|amount|price|score))\b", re.I), "number"),
-    (re.compile(r"^\s*(when|what (date|day|year|month|time)|which (date|day|year|month))\b", re.I), "date"),
-    (re.compile(r"^\s*(who|whom|whose|which (analysts|people|officials|leader|country|countries))\b", re.I), "name"),
-    (re.compile(r"^\s*(where|in which|at which|which (city|station|port|place|site))\b", re.I), "name"),
+    (re.compile(r"^\s*(when|on what (date|day)|what (date|day|year|month|time)|which (date|day|year|month))\b",
+                re.I), "date"),
+    (re.compile(r"^\s*(who|whom|whose|which (analysts|people|officials|leader|researchers|authors))\b", re.I),
+     "person"),
+    (re.compile(r"^\s*(where|in which|at which|which (city|station|port|place|site|town|country))\b", re.I),
+     "place"),
 ]
 
 
@@ -74,11 +80,13 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.min_score = min_score
         self.min_coverage = min_coverage
+        self._word_cache: dict[str, np.ndarray] = {}  # stems are few and recur: embed each once
 
     def answer(self, question: str, query_vector: np.ndarray, passages: list[Passage],
-               texts: dict[str, str], titles: dict[str, str]) -> tuple[str, list[Selected]]:
+               texts: dict[str, str], titles: dict[str, str], dates: dict[str, str | None] | None = None
+               ) -> tuple[str, list[Selected]]:
         """Returns (answer text with [n] markers, the cited sentences); no sentences means abstention."""
-        candidates = self.score(question, query_vector, passages, texts, titles)
+        candidates = self.score(question, query_vector, passages, texts, titles, dates or {})
         chosen: list[Sentence] = []
         for s in candidates:
             if len(chosen) >= self.max_sentences:
@@ -93,10 +101,10 @@ class ExtractiveAnswerer:
         if not chosen:
             return ABSTAIN, []
         selected = [Selected(s, i) for i, s in enumerate(chosen, start=1)]
-        return " ".join(f"{sel.sentence.text} [{sel.marker}]" for sel in selected), selected
+        return " ".join(f"{' '.join(sel.sentence.text.split())} [{sel.marker}]" for sel in selected), selected
 
     def score(self, question: str, query_vector: np.ndarray, passages: list[Passage], texts: dict[str, str],
-              titles: dict[str, str]) -> list[Sentence]:
+              titles: dict[str, str], dates: dict[str, str | None] | None = None) -> list[Sentence]:
         """Every sentence of the passages, best first, with its score and question coverage."""
         sentences = self._sentences(passages, texts, titles)
         if not sentences:
@@ -107,20 +115,52 @@ class ExtractiveAnswerer:
         required = {t for t in weights if t.isdigit()}  # a year or figure asked about must be there
         qtype = next((kind for pattern, kind in QUESTION_TYPES if pattern.search(question)), None)
         total = sum(weights.values()) or 1.0
-        # A sentence's context is what the reader sees with it: its report's title and retrieved passages.
+        dates = dates or {}
+        # A sentence's context is what the reader sees with it: its report's title, date, outlet and
+        # retrieved passages.
         contexts: dict[str, set[str]] = {}
         for p in passages:
-            contexts.setdefault(p.doc_id, _terms(titles.get(p.doc_id, ""))).update(_terms(p.text))
+            heading = f"{titles.get(p.doc_id, '')} {(dates.get(p.doc_id) or '').replace('-', ' ')}"
+            contexts.setdefault(p.doc_id, _terms(heading)).update(_terms(p.text))
+        near = self._near_terms(weights, contexts)
         for s, cos in zip(sentences, cosines):
             own = _terms(s.text)
             context = own | contexts[s.doc_id]
             in_sentence = sum(w for t, w in weights.items() if t in own) / total
-            s.coverage = sum(w for t, w in weights.items() if t in context) / total if weights else 1.0
+            s.coverage = sum(w * (1.0 if t in context else near.get((t, s.doc_id), 0.0))
+                             for t, w in weights.items()) / total if weights else 1.0
             if required - context:
                 s.coverage = 0.0
             typed = 1.0 if qtype is None or PATTERNS[qtype].search(s.text) else 0.0
             s.score = round(float(0.55 * cos + 0.25 * in_sentence + 0.05 * s.coverage + 0.15 * typed), 4)
         return sorted(sentences, key=lambda s: (-s.score, s.passage.rank, s.start))
+
+    def _near_terms(self, weights: dict[str, float], contexts: dict[str, set[str]]) -> dict[tuple[str, str], float]:
+        """Question terms a report says in other words ("border" for "frontier"): for each term missing
+        from a report's context, 1.0 when a context word is close to it in the embedding space."""
+        missing = {t for t in weights if not t.isdigit() and any(t not in c for c in contexts.values())}
+        if not missing:
+            return {}
+        vocabulary = sorted(set().union(*contexts.values()) | missing)
+        vectors = dict(zip(vocabulary, self._word_vectors(vocabulary)))
+        near = {}
+        for doc_id, context in contexts.items():
+            words = [w for w in context if not w.isdigit()]
+            if not words:
+                continue
+            matrix = np.stack([vectors[w] for w in words])
+            for term in missing - context:
+                if float((matrix @ vectors[term]).max()) >= NEAR_TERM:
+                    near[(term, doc_id)] = 1.0
+        return near
+
+    def _word_vectors(self, words: list[str]) -> list[np.ndarray]:
+        todo = [w for w in words if w not in self._word_cache]
+        if todo:
+            if len(self._word_cache) > 200_000:
+                self._word_cache.clear()
+            self._word_cache.update(zip(todo, self.embed([_SURFACE.get(w, w) for w in todo])))
+        return [self._word_cache[w] for w in words]
 
     def _sentences(self, passages: list[Passage], texts: dict[str, str], titles: dict[str, str]) -> list[Sentence]:
         seen: set[tuple[str, int]] = set()
@@ -141,19 +181,44 @@ class ExtractiveAnswerer:
 
 
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentences of text[start:end] as (start, end) offsets into `text`, whitespace trimmed. Lines are
-    split first: a heading, byline or date line is never glued to the sentence after it."""
+    """Sentences of text[start:end] as (start, end) offsets into `text`, whitespace trimmed. Text is cut
+    into blocks first, so that a heading, byline or date line is never glued to the sentence after it,
+    while a sentence hard-wrapped over several lines stays whole."""
     tokenizer = _punkt()
     spans = []
-    for line in re.finditer(r"[^\n]+", text[start:end]):
-        base = start + line.start()
-        for a, b in tokenizer.span_tokenize(line.group()):
+    for block_start, block_end in _blocks(text, start, end):
+        base = block_start
+        for a, b in tokenizer.span_tokenize(text[block_start:block_end]):
             piece = text[base + a: base + b]
             lead = len(piece) - len(piece.lstrip())
             trail = len(piece) - len(piece.rstrip())
             if b - trail > a + lead:
                 spans.append((base + a + lead, base + b - trail))
     return spans
+
+
+SOFT_WRAP_MIN = 50  # a line at least this long, ending mid-sentence, was wrapped, not ended
+
+
+def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Paragraph-like blocks of text[start:end]: a blank line always ends one; a single line break ends
+    one unless the line was wrapped mid-sentence (the next line starts in lower case, or a long line
+    stops without closing punctuation)."""
+    lines = [(m.start() + start, m.end() + start) for m in re.finditer(r"[^\n]+", text[start:end])]
+    blocks: list[list[int]] = []
+    for a, b in lines:
+        if blocks:
+            prev_a, prev_b = blocks[-1]
+            line, previous = text[a:b].lstrip(), text[prev_a:prev_b].rstrip()
+            blank_between = "\n\n" in text[prev_b:a] or text[prev_b:a].count("\n") > 1
+            wrapped = line[:1].islower() or (
+                len(previous.split("\n")[-1]) >= SOFT_WRAP_MIN and not re.search(r"[.!?:;\"”')\]]$", previous)
+                and not re.match(r"[#>*-]|\d+[.)]\s", line))
+            if not blank_between and wrapped and not previous.lstrip().startswith("#"):
+                blocks[-1][1] = b
+                continue
+        blocks.append([a, b])
+    return [(a, b) for a, b in blocks]
 
 
 @lru_cache(maxsize=1)
@@ -177,9 +242,15 @@ def _stemmer():
     return PorterStemmer()
 
 
+# A word for each stem, to embed: "study" embeds well, its stem "studi" does not.
+_SURFACE: dict[str, str] = {}
+
+
 @lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
-    return _stemmer().stem(word)
+    stem = _stemmer().stem(word)
+    _SURFACE.setdefault(stem, word)
+    return stem
 
 
 def _terms(text: str) -> set[str]:

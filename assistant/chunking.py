@@ -8,6 +8,7 @@ from collections.abc import Callable
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
 
+HEADER_KEYS = ("title", "source", "date")
 # Word pieces the model adds around every input ([CLS] and [SEP] for BERT-style models).
 SPECIAL_TOKENS = 2
 
@@ -40,8 +41,14 @@ class Chunker:
                 start_char_idx=start,
                 end_char_idx=end,
                 metadata={**metadata, "doc_id": doc_id, "start": start, "end": end, "chunk": i},
-                excluded_embed_metadata_keys=list(metadata) + ["doc_id", "start", "end", "chunk"],
+                # What is embedded starts with the report's title, outlet and date (a "title: ..." header),
+                # so a passage that never repeats its topic is still found by it; citations point at the
+                # bare text span.
+                excluded_embed_metadata_keys=[k for k in metadata if k not in HEADER_KEYS]
+                + ["doc_id", "start", "end", "chunk"],
                 excluded_llm_metadata_keys=list(metadata) + ["doc_id", "start", "end", "chunk"],
+                metadata_template="{key}: {value}",
+                text_template="{metadata_str}\n\n{content}",
             )
             node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=doc_id)
             nodes.append(node)

@@ -51,7 +51,8 @@ def _print_json(data: object) -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursive): .txt .md .html .pdf .docx .jsonl")],
+    paths: Annotated[list[Path], typer.Argument(help="Files and folders (recursive): .txt .md .html .pdf .docx "
+                                                     ".jsonl")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,

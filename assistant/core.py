@@ -44,10 +44,11 @@ class Assistant:
 
     @cached_property
     def store(self):
+        from .chunking import HEADER_KEYS
         from .store import Store
 
         build = {"embedding_model": Path(self.model_path).name, "chunk_size": self.settings.chunk_size,
-                 "chunk_overlap": self.settings.chunk_overlap}
+                 "chunk_overlap": self.settings.chunk_overlap, "chunk_header": ",".join(HEADER_KEYS)}
         return Store(self.settings.store, {k: str(v) for k, v in build.items()})
 
     @cached_property
@@ -229,12 +230,16 @@ class Assistant:
         passages = self.retriever.retrieve(query, query_vector.tolist(), top_k)
         retrieved_at = time.perf_counter()
         texts = self.store.texts(p.doc_id for p in passages)
-        titles = {p.doc_id: p.title for p in passages}
-        text, selected = self.answerer.answer(query, query_vector, passages, texts, titles)
+        infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
+        titles = {doc_id: info.title for doc_id, info in infos.items()}
+        dates = {doc_id: info.date for doc_id, info in infos.items()}
+        # Similarity uses the standalone query (it knows what "he" is); the question's own words decide
+        # what kind of answer is wanted and which terms it must contain.
+        text, selected = self.answerer.answer(question, query_vector, passages, texts, titles, dates)
         citations = []
         for sel in selected:
             s = sel.sentence
-            info = self.store.document(s.doc_id)
+            info = infos[s.doc_id]
             citations.append(Citation(marker=sel.marker, doc_id=s.doc_id, title=info.title, source=info.source,
                                       author=info.author, date=info.date, url=info.url, path=info.path,
                                       quote=s.text, start=s.start, end=s.end, score=s.score))

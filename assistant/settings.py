@@ -38,14 +38,14 @@ class Settings(BaseSettings):
                             description="Chunk length in the embedding model's word pieces.")
     chunk_overlap: int = Field(default=30, ge=0, description="Word pieces shared by neighbouring chunks.")
     embed_batch_size: int = Field(default=32, ge=1, description="Chunks per encoder batch.")
-    top_k: int = Field(default=5, ge=1, le=100, description="Passages retrieved for an answer.")
+    top_k: int = Field(default=10, ge=1, le=100, description="Passages retrieved for an answer.")
     answer_sentences: int = Field(default=3, ge=1, le=10,
                                   description="Most report sentences an extractive answer is made of.")
     min_answer_score: float = Field(
-        default=0.5,
+        default=0.63,
         description="Extractive answers abstain when the best sentence scores below this (see README, calibration).")
     min_question_coverage: float = Field(
-        default=0.5,
+        default=0.67,
         description="Share of the question's key terms that the best sentence and its passage must contain.")
     max_file_mb: float = Field(default=100.0, gt=0, description="Files larger than this are refused.")
 

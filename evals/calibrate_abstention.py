@@ -30,8 +30,9 @@ def best_candidates(assistant, questions: list[dict]) -> list[dict]:
         qv = np.asarray(assistant.embed_model.get_query_embedding(q["question"]), dtype=np.float32)
         passages = assistant.retriever.retrieve(q["question"], qv.tolist(), assistant.settings.top_k)
         texts = assistant.store.texts(p.doc_id for p in passages)
-        titles = {p.doc_id: p.title for p in passages}
-        ranked = assistant.answerer.score(q["question"], qv, passages, texts, titles)
+        infos = {doc_id: assistant.store.document(doc_id) for doc_id in texts}
+        ranked = assistant.answerer.score(q["question"], qv, passages, texts,
+                                          {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()})
         best = ranked[0] if ranked else None
         answers = [a for a in [q.get("reference_answer", ""), *q.get("answer_aliases", [])] if a]
         holds = bool(best) and any(norm(a) in norm(best.text) for a in answers)

@@ -38,7 +38,8 @@ def test_html_meta_and_boilerplate(tmp_path):
     p = tmp_path / "a.html"
     p.write_text("""<html><head><title>Page title</title>
       <meta property="og:title" content="OG title"><meta property="og:site_name" content="Seoul Ledger">
-      <meta name="author" content="Kim Reporter"><meta property="article:published_time" content="2023-09-14T08:30:00+09:00">
+      <meta name="author" content="Kim Reporter">
+      <meta property="article:published_time" content="2023-09-14T08:30:00+09:00">
       <meta property="og:url" content="https://example.org/a"></head>
       <body><nav>Home | World</nav><article><h1>Head</h1><p>First   paragraph.</p><p>Second.</p></article>
       <footer>Copyright</footer><script>alert(1)</script></body></html>""")
@@ -107,7 +108,8 @@ def test_size_limit(tmp_path):
 def test_jsonl_rows_errors_and_outlet_from_url(tmp_path):
     p = tmp_path / "news.jsonl"
     rows = [
-        {"doc_id": "n1", "title": "One", "body": "Body one.", "url": "https://www.example.com/a", "published_at": "2023-01-05"},
+        {"doc_id": "n1", "title": "One", "body": "Body one.", "url": "https://www.example.com/a",
+         "published_at": "2023-01-05"},
         {"text": "Body two has no id.", "source": "Wire", "date": "2023/01/07"},
         "not json",
         {"title": "no body"},
@@ -131,7 +133,8 @@ def test_realtimeqa_jsonl_sample(tmp_path):
 
 
 @pytest.mark.parametrize("value,expected", [
-    ("2023-10-06", "2023-10-06"), ("2023-09-14T08:30:00+09:00", "2023-09-14"), ("D:20231006103600+00'00'", "2023-10-06"),
+    ("2023-10-06", "2023-10-06"), ("2023-09-14T08:30:00+09:00", "2023-09-14"),
+    ("D:20231006103600+00'00'", "2023-10-06"),
     ("2023/01/07/05:11", "2023-01-07"), ("6 October 2023", "2023-10-06"), ("", None), ("no date here", None),
 ])
 def test_iso_date(value, expected):
