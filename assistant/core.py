@@ -220,6 +220,7 @@ class Assistant:
         as [{"role": "user"|"assistant", "content": ...}], used to read follow-up questions."""
         if not question or not question.strip():
             raise ValueError("the question is empty")
+        self.retriever, self.answerer  # noqa: B018  (loaded first: timings measure the question, not start-up)
         started = time.perf_counter()
         top_k = top_k or self.settings.top_k
         query = standalone_question(question, history or [])
