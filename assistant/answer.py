@@ -7,6 +7,7 @@ when none is good enough. No library does this sentence selection with exact off
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from .models import Passage
 
 # Cosine above which a word of a report stands for a question term (tuned on evals/sets/corpus_questions.jsonl).
 NEAR_TERM = 0.6
+RARITY_MIN, RARITY_MAX = 0.25, 2.0  # bounds of a question term's weight (see _rarity_weights)
 ABSTAIN = "The reports do not say. None of the retrieved passages answers this question."
 
 STOPWORDS = frozenset("""
@@ -116,13 +118,15 @@ class ExtractiveAnswerer:
         qtype = next((kind for pattern, kind in QUESTION_TYPES if pattern.search(question)), None)
         total = sum(weights.values()) or 1.0
         dates = dates or {}
-        # A sentence's context is what the reader sees with it: its report's title, date, outlet and
-        # retrieved passages.
+        # A sentence's context is what the reader sees with it: its report's title and date, and the
+        # report's retrieved passages.
         contexts: dict[str, set[str]] = {}
         for p in passages:
             heading = f"{titles.get(p.doc_id, '')} {(dates.get(p.doc_id) or '').replace('-', ' ')}"
             contexts.setdefault(p.doc_id, _terms(heading)).update(_terms(p.text))
         near = self._near_terms(weights, contexts)
+        weights = _rarity_weights(weights, contexts, near)
+        total = sum(weights.values()) or 1.0
         for s, cos in zip(sentences, cosines):
             own = _terms(s.text)
             context = own | contexts[s.doc_id]
@@ -266,6 +270,20 @@ def _question_terms(question: str) -> dict[str, float]:
         if low not in STOPWORDS and len(low) >= 2:
             weights[_stem(low)] = 1.0
     return weights
+
+
+def _rarity_weights(weights: dict[str, float], contexts: dict[str, set[str]],
+                    near: dict[tuple[str, str], float]) -> dict[str, float]:
+    """Weigh each question term by how few of the retrieved reports contain it: the names every passage
+    repeats ("Kim", "Putin") tell little; the focus of the question ("banquet", "signed") tells much."""
+    n = len(contexts)
+    if not n:
+        return weights
+    out = {}
+    for term, weight in weights.items():
+        df = sum(1 for doc_id, c in contexts.items() if term in c or (term, doc_id) in near)
+        out[term] = weight * min(RARITY_MAX, max(RARITY_MIN, math.log((n + 1) / (df + 0.5))))
+    return out
 
 
 def _same_content(a: str, b: str) -> bool:

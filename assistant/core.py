@@ -108,16 +108,14 @@ class Assistant:
         used_ids: dict[str, str] = {}
         with tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, file=sys.stderr) as bar:
             for path in files:
-                self._ingest_file(path, report, pending, finished_files, used_ids)
-                if sum(len(p[3]) for p in pending) >= FLUSH_CHUNKS:
-                    self._flush(pending, finished_files, report)
+                self._ingest_file(path, report, pending, finished_files, used_ids, bar)
                 bar.update(1)
             self._flush(pending, finished_files, report)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
     def _ingest_file(self, path: Path, report: IngestReport, pending: list, finished_files: list,
-                     used_ids: dict[str, str]) -> None:
+                     used_ids: dict[str, str], bar) -> None:
         real = str(path.resolve())
         try:
             checksum = loaders.checksum(path)
@@ -158,6 +156,9 @@ class Assistant:
                 continue
             node_meta = {k: doc.meta.get(k) or "" for k in ("title", "source", "date")}
             pending.append((doc, doc_id, status, self.chunker.chunk(doc_id, doc.text, node_meta)))
+            if sum(len(p[3]) for p in pending) >= FLUSH_CHUNKS:  # a big archive is stored as it goes
+                self._flush(pending, finished_files, report)
+                bar.set_postfix(documents=len(report.documents), chunks=report.chunks)
         # Reports that a re-ingested file (a JSONL archive) no longer holds are removed with it.
         gone = [d for d in self.store.docs_of_file(real) if d not in doc_ids]
         report.removed += len(self.store.remove(gone))

@@ -42,10 +42,10 @@ class Settings(BaseSettings):
     answer_sentences: int = Field(default=3, ge=1, le=10,
                                   description="Most report sentences an extractive answer is made of.")
     min_answer_score: float = Field(
-        default=0.63,
+        default=0.545,
         description="Extractive answers abstain when the best sentence scores below this (see README, calibration).")
     min_question_coverage: float = Field(
-        default=0.67,
+        default=0.5,
         description="Share of the question's key terms that the best sentence and its passage must contain.")
     max_file_mb: float = Field(default=100.0, gt=0, description="Files larger than this are refused.")
 

@@ -70,8 +70,17 @@ def create_app(assistant: Assistant):
     return app
 
 
+def message_text(content: object) -> str:
+    """A chat message as plain text: Gradio 6 gives content as a list of {"type": "text", "text": ...}."""
+    if isinstance(content, list):
+        return " ".join(message_text(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text", ""))
+    return str(content)
+
+
 def _plain(content: object) -> str:
-    return html.unescape(re.sub(r"\\(.)", r"\1", str(content)))
+    return html.unescape(re.sub(r"\\(.)", r"\1", message_text(content)))
 
 
 def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> None:

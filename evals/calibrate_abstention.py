@@ -36,8 +36,12 @@ def best_candidates(assistant, questions: list[dict]) -> list[dict]:
         best = ranked[0] if ranked else None
         answers = [a for a in [q.get("reference_answer", ""), *q.get("answer_aliases", [])] if a]
         holds = bool(best) and any(norm(a) in norm(best.text) for a in answers)
+        _, selected = assistant.answerer.answer(q["question"], qv, passages, texts,
+                                                {d: i.title for d, i in infos.items()},
+                                                {d: i.date for d, i in infos.items()})
+        cited = any(norm(a) in norm(s.sentence.text) for a in answers for s in selected)
         rows.append({"id": q["id"], "answerable": q["answerable"], "score": best.score if best else 0.0,
-                     "coverage": best.coverage if best else 0.0, "holds_answer": holds,
+                     "coverage": best.coverage if best else 0.0, "holds_answer": holds, "cited": cited,
                      "sentence": best.text[:160] if best else ""})
     return rows
 
@@ -81,6 +85,9 @@ def main() -> None:
     print(f"current  min_answer_score={assistant.settings.min_answer_score} "
           f"min_question_coverage={assistant.settings.min_question_coverage}: balanced accuracy {current[0]:.3f} "
           f"(answered {current[1]:.3f}, abstained {current[2]:.3f})")
+    answerable = [r for r in rows if r["answerable"]]
+    print(f"with the current settings, {sum(r['cited'] for r in answerable)} of {len(answerable)} answerable "
+          "questions cite a sentence that holds the reference answer")
     print(f"best     min_answer_score={score:.2f} min_question_coverage={coverage}: balanced accuracy {best:.3f} "
           f"(answered {answered:.3f}, abstained {abstained:.3f})")
 
