@@ -18,6 +18,8 @@ app = typer.Typer(help="Report Assistant: answers about your reports, every sent
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 docs_app = typer.Typer(help="List, show and remove the documents in a store.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+eval_app = typer.Typer(help="Run evaluation sets, compare runs.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
 
 StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder [env ASSISTANT_STORE].")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settings file [env ASSISTANT_CONFIG].")]
@@ -174,6 +176,70 @@ def serve(
     from .ui import launch
 
     launch(assistant, host=host, port=port)
+
+
+@eval_app.command("run")
+def eval_run(
+    set_path: Annotated[Path, typer.Argument(metavar="SET.jsonl", help="Evaluation set (evals/README.md).")],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    ingest_paths: Annotated[Optional[list[Path]], typer.Option("--ingest", help="Ingest these first.")] = None,
+    top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, max=100)] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run folder [runs/SET-TIME].")] = None,
+    answerer: Annotated[str, typer.Option("--answerer", help="Answerer: extractive.")] = "extractive",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Ask every question of a set; write per_question.jsonl, summary.json and report.md/.html."""
+    import time
+
+    from .evaluation.report import write_report
+    from .evaluation.run import load_set, run_eval
+
+    if answerer != "extractive":
+        _fail(f"unknown answerer {answerer!r}: this version has 'extractive'", code=2)
+    try:
+        cases = load_set(set_path)[:limit]
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), code=2)
+    assistant = _assistant(store, config)
+    progress = not quiet and sys.stderr.isatty()
+    if ingest_paths:
+        report = assistant.ingest(ingest_paths, progress=progress)
+        for d in report.documents:
+            if d.status == "failed":
+                typer.echo(f"failed     {d.error}", err=True)
+    if not assistant.documents():
+        _fail(f"the store {assistant.settings.store} holds no documents: pass --ingest PATH "
+              "(for evals/sets/corpus.jsonl: --ingest corpus)", code=2)
+    out = out or Path("runs") / f"{set_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    summary = run_eval(assistant, cases, out, top_k=top_k, progress=progress, set_path=str(set_path))
+    md, html_path = write_report(out)
+    from .evaluation.run import HEADLINE, headline
+
+    for key in HEADLINE:
+        value = headline(summary, key)
+        typer.echo(f"{key:<32} {'n/a' if value is None else f'{value:.3f}'}")
+    typer.echo(f"latency p50 {summary['latency_ms']['p50']:.0f} ms; report: {html_path}")
+
+
+@eval_app.command("compare")
+def eval_compare(
+    run_a: Annotated[Path, typer.Argument(help="The reference run folder.")],
+    run_b: Annotated[Path, typer.Argument(help="The new run folder.")],
+    fail_on_drop: Annotated[Optional[float], typer.Option(
+        "--fail-on-drop", help="Exit 1 when a headline metric drops by more than this many points.")] = None,
+) -> None:
+    """Compare two runs metric by metric; list the questions whose outcome changed."""
+    from .evaluation.report import compare_runs
+
+    try:
+        table, failed = compare_runs(run_a, run_b, fail_on_drop)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), code=2)
+    typer.echo(table)
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

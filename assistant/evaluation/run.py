@@ -1,0 +1,164 @@
+"""Run an evaluation set through `Assistant.ask` (the same API as the chat) and score every question."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from . import metrics as m
+
+# The figures a comparison of two runs checks, and whether higher is better.
+HEADLINE = {
+    "retrieval.hit@10": True,
+    "retrieval.recall@5": True,
+    "retrieval.mrr@10": True,
+    "retrieval.budget_recall@2000": True,
+    "answer.contains": True,
+    "answer.f1": True,
+    "abstention.accuracy": True,
+    "abstention.false_rate": False,
+    "citations.quote_exact": True,
+}
+
+
+class EvalCase(BaseModel):
+    """One question of an evaluation set (evals/README.md). Unknown fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    question: str
+    reference_answer: str = ""
+    answer_aliases: list[str] = []
+    question_type: str = ""
+    answerable: bool = True
+    evidence: list[dict] = []
+    tags: list[str] = []
+
+    @property
+    def references(self) -> list[str]:
+        return [r for r in [self.reference_answer, *self.answer_aliases] if r]
+
+
+def load_set(path: str | Path) -> list[EvalCase]:
+    """Read an evaluation set; a bad line raises ValueError naming the file and line."""
+    cases = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            cases.append(EvalCase.model_validate_json(line))
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: not an evaluation case ({exc})") from exc
+    return cases
+
+
+def score_case(case: EvalCase, answer: dict, texts: dict[str, str]) -> dict:
+    """All the scores of one question (a metric that does not apply is left out)."""
+    scores: dict = {"abstained": answer["abstained"], "latency_ms": answer["timings_ms"]["total"]}
+    scores["retrieval"] = m.retrieval_metrics(answer["retrieved"], case.evidence)
+    if case.answerable:
+        scores["false_abstention"] = float(answer["abstained"])
+        if case.references:
+            text = "" if answer["abstained"] else answer["answer"]
+            scores["answer"] = {"em": m.exact_match(text, case.references),
+                                "f1": m.token_f1(text, case.references),
+                                "contains": m.contains_answer(text, case.references)}
+    else:
+        scores["correct_abstention"] = float(answer["abstained"])
+    if not answer["abstained"]:
+        scores["citations"] = m.citation_metrics(answer, texts, case.evidence, case.references)
+    return scores
+
+
+def run_eval(assistant, cases: list[EvalCase], out: str | Path, top_k: int | None = None,
+             progress: bool = False, set_path: str = "") -> dict:
+    """Ask every question, write per_question.jsonl and summary.json under `out`, return the summary."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    records = []
+    with (out / "per_question.jsonl").open("w", encoding="utf-8") as f:
+        for case in tqdm(cases, desc="eval", unit="q", disable=not progress, file=sys.stderr):
+            answer = assistant.ask(case.question, top_k=top_k).model_dump(mode="json")
+            texts = assistant.store.texts(c["doc_id"] for c in answer["citations"])
+            record = {"id": case.id, "question_type": case.question_type, "answerable": case.answerable,
+                      "reference_answer": case.reference_answer, "answer_aliases": case.answer_aliases,
+                      "evidence": case.evidence, "tags": case.tags, **answer,
+                      "scores": score_case(case, answer, texts)}
+            records.append(record)
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    summary = summarise(records)
+    summary["run"] = {
+        "set": set_path, "questions": len(records), "wall_seconds": round(time.perf_counter() - started, 2),
+        "top_k": top_k or assistant.settings.top_k, "answerer": "extractive",
+        "settings": assistant.settings.model_dump(mode="json"),
+        "model": Path(assistant.model_path).name, "model_hash": _model_hash(assistant.model_path),
+        "corpus_hash": hashlib.sha256("".join(sorted(d.hash for d in assistant.documents())).encode()).hexdigest(),
+        "documents": len(assistant.documents()), "code_version": _code_version(),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    return summary
+
+
+def summarise(records: list[dict]) -> dict:
+    """Means of every metric over the questions it applies to, and counts."""
+
+    def mean(values: list[float]) -> float | None:
+        return round(sum(values) / len(values), 4) if values else None
+
+    def collect(group: str) -> dict:
+        keys = sorted({k for r in records for k in r["scores"].get(group, {})})
+        return {k: mean([r["scores"][group][k] for r in records if k in r["scores"].get(group, {})]) for k in keys}
+
+    answerable = [r for r in records if r["answerable"]]
+    latencies = [r["scores"]["latency_ms"] for r in records]
+    return {
+        "counts": {"questions": len(records), "answerable": len(answerable),
+                   "unanswerable": len(records) - len(answerable),
+                   "with_evidence": sum(1 for r in records if r["scores"]["retrieval"]),
+                   "answered": sum(1 for r in records if not r["abstained"])},
+        "retrieval": collect("retrieval"),
+        "answer": collect("answer"),
+        "abstention": {
+            "accuracy": mean([r["scores"]["correct_abstention"] for r in records if not r["answerable"]]),
+            "false_rate": mean([r["scores"]["false_abstention"] for r in answerable]),
+        },
+        "citations": collect("citations"),
+        "latency_ms": {"p50": m.percentile(latencies, 50), "p95": m.percentile(latencies, 95),
+                       "total": round(sum(latencies), 1)},
+    }
+
+
+def headline(summary: dict, key: str) -> float | None:
+    group, name = key.split(".", 1)
+    return summary.get(group, {}).get(name)
+
+
+def _model_hash(path: str) -> str:
+    """sha256 over the model folder's files (names and bytes): two runs used the same weights or not."""
+    h = hashlib.sha256()
+    for file in sorted(Path(path).rglob("*")):
+        if file.is_file():
+            h.update(file.relative_to(path).as_posix().encode())
+            h.update(hashlib.sha256(file.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _code_version() -> str:
+    from assistant import __version__
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"{__version__}+{commit}" if commit else __version__
