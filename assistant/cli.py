@@ -242,5 +242,50 @@ def eval_compare(
         raise typer.Exit(1)
 
 
+@eval_app.command("import")
+def eval_import(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="multihop | dragonball | squad | beir")],
+    src: Annotated[Path, typer.Argument(help="The file (or BEIR folder) to convert.")],
+    out: Annotated[Path, typer.Option("--out", help="The evaluation set to write (JSONL).")],
+    docs_out: Annotated[Optional[Path], typer.Option(
+        "--docs-out", help="squad, beir: also write their documents as JSONL, ready to ingest.")] = None,
+) -> None:
+    """Convert an evaluation set from a format evaluators already have."""
+    from .evaluation import importers
+
+    if fmt not in importers.FORMATS:
+        _fail(f"unknown format {fmt!r}: one of {', '.join(importers.FORMATS)}", code=2)
+    try:
+        cases = importers.FORMATS[fmt](src)
+        importers.write_jsonl(cases, out)
+        if docs_out:
+            documents = {"squad": importers.squad_documents, "beir": importers.beir_documents}.get(fmt)
+            if documents is None:
+                _fail(f"--docs-out: the {fmt} format carries no documents", code=2)
+            importers.write_jsonl(documents(src), docs_out)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), code=2)
+    typer.echo(f"{len(cases)} questions ({sum(not c['answerable'] for c in cases)} unanswerable) -> {out}")
+
+
+@eval_app.command("export")
+def eval_export(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="ragas")],
+    run: Annotated[Path, typer.Argument(help="A run folder (assistant eval run --out).")],
+    out: Annotated[Path, typer.Option("--out", help="The file to write (JSONL).")],
+) -> None:
+    """Export a run for scoring elsewhere: ragas rows are question, contexts, answer, ground_truth."""
+    from .evaluation import importers
+
+    if fmt != "ragas":
+        _fail(f"unknown export format {fmt!r}: this version has 'ragas'", code=2)
+    try:
+        rows = importers.export_ragas(run / "per_question.jsonl")
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), code=2)
+    importers.write_jsonl(rows, out)
+    typer.echo(f"{len(rows)} rows -> {out}")
+
+
 def main() -> None:
     app()

@@ -350,8 +350,13 @@ def _normalise(meta: dict) -> dict[str, str | None]:
     out = {k: (" ".join(str(v).split()) if v is not None else None) for k, v in meta.items() if k != "date"}
     out["date"] = iso_date(meta.get("date"))
     if out.get("doc_id"):
-        out["doc_id"] = re.sub(r"[^A-Za-z0-9._:-]+", "-", out["doc_id"]).strip("-") or None
+        out["doc_id"] = clean_doc_id(out["doc_id"])
     return out
+
+
+def clean_doc_id(value: str) -> str | None:
+    """A given doc_id as stored: runs of characters other than letters, digits and . _ : - become '-'."""
+    return re.sub(r"[^A-Za-z0-9._:-]+", "-", " ".join(str(value).split())).strip("-") or None
 
 
 def iso_date(value: object) -> str | None:

@@ -90,3 +90,38 @@ def test_report_shows_its_plots_in_a_browser(runs):
         page.screenshot(path=str(shots / "eval-report.png"), full_page=True)
         browser.close()
     assert (shots / "eval-report.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", ["corpus_questions.jsonl", "corpus.jsonl"])
+def test_every_evidence_passage_is_verbatim_in_the_corpus(assistant, name):
+    from .conftest import ROOT
+
+    path = ROOT / "evals" / "sets" / name
+    if not path.exists():
+        pytest.skip(f"{path} not written yet")
+    cases = load_set(path)
+    assert len({c.id for c in cases}) == len(cases)
+    for case in cases:
+        for item in case.evidence:
+            text = " ".join(assistant.document(item["doc_id"]).text.split())
+            assert " ".join(item["text"].split()) in text, f"{case.id}: evidence not in {item['doc_id']}"
+        if case.answerable:
+            joined = " ".join(e["text"] for e in case.evidence).lower()
+            assert any(r.lower() in joined for r in case.references), f"{case.id}: no reference in its evidence"
+
+
+def test_import_and_export_through_the_cli(runs, tmp_path):
+    from .conftest import shared_file
+
+    out = runs / "ragas.jsonl"
+    result = runner.invoke(app, ["eval", "export", "ragas", str(runs / "full"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 16 and set(rows[0]) == {"question", "contexts", "answer", "ground_truth"}
+    assert rows[0]["contexts"] and runner.invoke(app, ["eval", "export", "csv", str(runs / "full"), "--out",
+                                                       str(out)]).exit_code == 2
+    assert runner.invoke(app, ["eval", "import", "nope", str(out), "--out", str(tmp_path / "x")]).exit_code == 2
+    src = shared_file("data/dragonball_finance_en/qa.jsonl")
+    result = runner.invoke(app, ["eval", "import", "dragonball", str(src), "--out", str(tmp_path / "db.jsonl")])
+    assert result.exit_code == 0 and "350 questions (52 unanswerable)" in result.output
+    assert len(load_set(tmp_path / "db.jsonl")) == 350
