@@ -183,7 +183,8 @@ def eval_run(
     set_path: Annotated[Path, typer.Argument(metavar="SET.jsonl", help="Evaluation set (evals/README.md).")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    ingest_paths: Annotated[Optional[list[Path]], typer.Option("--ingest", help="Ingest these first.")] = None,
+    ingest_paths: Annotated[Optional[list[Path]], typer.Option(
+        "--ingest", help="Ingest these first [the corpus the set declares in SET.toml].")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, max=100)] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder [runs/SET-TIME].")] = None,
@@ -194,26 +195,34 @@ def eval_run(
     import time
 
     from .evaluation.report import write_report
-    from .evaluation.run import load_set, run_eval
+    from .evaluation.run import declared_corpus, eval_store, load_set, run_eval
 
     if answerer != "extractive":
         _fail(f"unknown answerer {answerer!r}: this version has 'extractive'", code=2)
     try:
         cases = load_set(set_path)[:limit]
+        corpus = ingest_paths or declared_corpus(set_path)
     except (OSError, ValueError) as exc:
         _fail(str(exc), code=2)
+    # Without --store, the corpus gets a store of its own: the run is reproducible and the
+    # journalist's library is neither read nor changed. A --store named without --ingest is used
+    # as it is, and gets the declared corpus only when it is empty.
+    if store is None and corpus:
+        store = eval_store(corpus)
     assistant = _assistant(store, config)
     progress = not quiet and sys.stderr.isatty()
-    if ingest_paths:
-        report = assistant.ingest(ingest_paths, progress=progress)
+    if corpus and (ingest_paths or not assistant.documents()):
+        report = assistant.ingest(corpus, progress=progress)
         for d in report.documents:
             if d.status == "failed":
                 typer.echo(f"failed     {d.error}", err=True)
     if not assistant.documents():
-        _fail(f"the store {assistant.settings.store} holds no documents: pass --ingest PATH "
-              "(for evals/sets/corpus.jsonl: --ingest corpus)", code=2)
+        _fail(f"the store {assistant.settings.store} holds no documents: pass --ingest PATH, or declare "
+              f"the set's corpus in {set_path.with_suffix('.toml')} (evals/README.md)", code=2)
+    typer.echo(f"store: {assistant.settings.store} ({len(assistant.documents())} documents)", err=True)
     out = out or Path("runs") / f"{set_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = run_eval(assistant, cases, out, top_k=top_k, progress=progress, set_path=str(set_path))
+    summary = run_eval(assistant, cases, out, top_k=top_k, progress=progress, set_path=str(set_path),
+                       corpus=corpus)
     md, html_path = write_report(out)
     from .evaluation.run import HEADLINE, headline
 

@@ -14,14 +14,26 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def runs(assistant, tmp_path_factory):
+def runs(tmp_path_factory):
+    """Two runs as a new user makes them: no --store, no --ingest; the set declares its corpus."""
     root = tmp_path_factory.mktemp("runs")
-    store = str(assistant.settings.store)
-    for name, extra in (("full", []), ("weak", ["--top-k", "1"])):
-        result = runner.invoke(app, ["eval", "run", str(QUESTIONS), "--store", store, "--out", str(root / name),
-                                     "--limit", "16", "--quiet", *extra])
-        assert result.exit_code == 0, result.output
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_DATA_HOME", str(root / "data"))
+        for name, extra in (("full", []), ("weak", ["--top-k", "1"])):
+            result = runner.invoke(app, ["eval", "run", str(QUESTIONS), "--out", str(root / name),
+                                         "--limit", "16", "--quiet", *extra])
+            assert result.exit_code == 0, result.output
     return root
+
+
+def test_a_set_runs_against_the_corpus_it_declares_in_a_store_of_its_own(runs):
+    summary = json.loads((runs / "full" / "summary.json").read_text())
+    assert summary["run"]["corpus"] == [str(QUESTIONS.parent / "../../corpus")]
+    assert summary["run"]["store"].startswith(str(runs / "data" / "report-assistant" / "eval-stores" / "corpus-"))
+    assert summary["run"]["documents"] == 20
+    weak = json.loads((runs / "weak" / "summary.json").read_text())
+    assert weak["run"]["store"] == summary["run"]["store"]
+    assert weak["run"]["corpus_hash"] == summary["run"]["corpus_hash"]
 
 
 def test_run_writes_per_question_summary_and_report(runs):
@@ -55,8 +67,14 @@ def test_bad_inputs_are_usage_errors(tmp_path, assistant):
     bad.write_text('{"id": "x", "question": "q"}\n{"id": 1}\n')
     result = runner.invoke(app, ["eval", "run", str(bad), "--store", str(assistant.settings.store)])
     assert result.exit_code == 2 and f"{bad}:2" in result.output
-    empty = runner.invoke(app, ["eval", "run", str(QUESTIONS), "--store", str(tmp_path / "empty")])
-    assert empty.exit_code == 2 and "--ingest" in empty.output
+    undeclared = tmp_path / "undeclared.jsonl"
+    undeclared.write_text(QUESTIONS.read_text())
+    empty = runner.invoke(app, ["eval", "run", str(undeclared), "--store", str(tmp_path / "empty")])
+    assert empty.exit_code == 2 and "--ingest" in empty.output and "undeclared.toml" in empty.output
+    (tmp_path / "broken.jsonl").write_text(QUESTIONS.read_text())
+    (tmp_path / "broken.toml").write_text('corpus = "nowhere"\n')
+    broken = runner.invoke(app, ["eval", "run", str(tmp_path / "broken.jsonl")])
+    assert broken.exit_code == 2 and "broken.toml" in broken.output and "nowhere" in broken.output
     assert runner.invoke(app, ["eval", "compare", str(tmp_path), str(tmp_path)]).exit_code == 2
 
 

@@ -59,6 +59,35 @@ def load_set(path: str | Path) -> list[EvalCase]:
     return cases
 
 
+def declared_corpus(set_path: str | Path) -> list[Path]:
+    """The documents a set is asked against, from the TOML file beside it (`corpus.jsonl` →
+    `corpus.toml`, key `corpus`: a path or a list, relative to that file); [] when there is none."""
+    import tomllib
+
+    sidecar = Path(set_path).with_suffix(".toml")
+    if not sidecar.is_file():
+        return []
+    try:
+        declared = tomllib.loads(sidecar.read_text(encoding="utf-8")).get("corpus", [])
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{sidecar}: not valid TOML ({exc})") from exc
+    paths = [sidecar.parent / p for p in ([declared] if isinstance(declared, str) else declared)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise ValueError(f"{sidecar}: the corpus it declares is missing: {', '.join(missing)}")
+    return paths
+
+
+def eval_store(corpus: list[Path]) -> Path:
+    """A store of its own for each corpus, so that an evaluation never reads or writes the
+    journalist's library and two runs over the same corpus share one ingest."""
+    from ..settings import data_home
+
+    resolved = sorted(str(p.resolve()) for p in corpus)
+    name = Path(resolved[0]).name if len(resolved) == 1 else "corpus"
+    return data_home() / "eval-stores" / f"{name}-{hashlib.sha256('|'.join(resolved).encode()).hexdigest()[:8]}"
+
+
 def score_case(case: EvalCase, answer: dict, texts: dict[str, str]) -> dict:
     """All the scores of one question (a metric that does not apply is left out)."""
     scores: dict = {"abstained": answer["abstained"], "latency_ms": answer["timings_ms"]["total"]}
@@ -78,7 +107,7 @@ def score_case(case: EvalCase, answer: dict, texts: dict[str, str]) -> dict:
 
 
 def run_eval(assistant, cases: list[EvalCase], out: str | Path, top_k: int | None = None,
-             progress: bool = False, set_path: str = "") -> dict:
+             progress: bool = False, set_path: str = "", corpus: list[Path] | None = None) -> dict:
     """Ask every question, write per_question.jsonl and summary.json under `out`, return the summary."""
     from tqdm import tqdm
 
@@ -98,7 +127,8 @@ def run_eval(assistant, cases: list[EvalCase], out: str | Path, top_k: int | Non
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
     summary = summarise(records)
     summary["run"] = {
-        "set": set_path, "questions": len(records), "wall_seconds": round(time.perf_counter() - started, 2),
+        "set": set_path, "corpus": [str(p) for p in corpus or []], "store": str(assistant.settings.store),
+        "questions": len(records), "wall_seconds": round(time.perf_counter() - started, 2),
         "top_k": top_k or assistant.settings.top_k, "answerer": "extractive",
         "settings": assistant.settings.model_dump(mode="json"),
         "model": Path(assistant.model_path).name, "model_hash": _model_hash(assistant.model_path),
