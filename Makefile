@@ -19,7 +19,9 @@ $(BIN)/assistant: pyproject.toml
 install: $(BIN)/assistant
 
 sample: install
-	$(BIN)/assistant ingest corpus --store $(STORE)
+	# The sample store is derived data: one built with other chunking settings (exit 2) is rebuilt.
+	$(BIN)/assistant ingest corpus --store $(STORE) || { [ $$? -eq 2 ] && rm -rf $(STORE) && \
+		$(BIN)/assistant ingest corpus --store $(STORE); }
 
 chat: sample
 	$(BIN)/assistant serve --store $(STORE) --host $(HOST) --port $(PORT)

@@ -17,22 +17,13 @@ from functools import lru_cache
 import numpy as np
 
 from .models import Passage
+from .text import STOPWORDS, WORD
 
 # Cosine above which a word of a report stands for a question term (tuned on evals/sets/corpus_questions.jsonl).
 NEAR_TERM = 0.6
 RARITY_MIN, RARITY_MAX = 0.25, 2.0  # bounds of a question term's weight (see _rarity_weights)
 ABSTAIN = "The reports do not say. None of the retrieved passages answers this question."
 
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being below between both but by
-can could did do does doing down during each few for from further had has have having he her here hers herself him
-himself his how i if in into is it its itself just me more most my myself no nor not now of off on once only or
-other our ours out over own same she should so some such than that the their theirs them then there these they this
-those through to too under until up very was we were what when where which while who whom why will with would you
-your yours also said says say tell told according report reports reported show shows showed shown many much long
-kind way ever yet still well
-""".split())  # noqa: SIM905
-WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
 NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"

@@ -18,12 +18,14 @@ class WindowError(ValueError):
 
 
 class Chunker:
-    def __init__(self, tokenize: Callable[[str], list], window: int, chunk_size: int, chunk_overlap: int):
+    def __init__(self, tokenize: Callable[[str], list], window: int, chunk_size: int, chunk_overlap: int,
+                 header_keys: tuple[str, ...] = HEADER_KEYS):
         if chunk_size + SPECIAL_TOKENS > window:
             raise WindowError(f"chunk_size {chunk_size} + {SPECIAL_TOKENS} special tokens is over the embedding "
                               f"model's window of {window} word pieces: the model would cut chunks off")
         self.tokenize = tokenize
         self.window = window
+        self.header_keys = header_keys
         self.splitter = SentenceSplitter(chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2),
                                          tokenizer=tokenize)
 
@@ -44,7 +46,7 @@ class Chunker:
                 # What is embedded starts with the report's title, outlet and date (a "title: ..." header),
                 # so a passage that never repeats its topic is still found by it; citations point at the
                 # bare text span.
-                excluded_embed_metadata_keys=[k for k in metadata if k not in HEADER_KEYS]
+                excluded_embed_metadata_keys=[k for k in metadata if k not in self.header_keys]
                 + ["doc_id", "start", "end", "chunk"],
                 excluded_llm_metadata_keys=list(metadata) + ["doc_id", "start", "end", "chunk"],
                 metadata_template="{key}: {value}",

@@ -24,6 +24,8 @@ app.add_typer(eval_app, name="eval")
 StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder [env ASSISTANT_STORE].")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settings file [env ASSISTANT_CONFIG].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+RetrievalOpt = Annotated[Optional[str], typer.Option(
+    "--retrieval", help="hybrid (default) | dense | bm25 [setting retrieval_mode].")]
 
 EXIT_PARTIAL = 3
 
@@ -89,12 +91,25 @@ def ask(
     store: StoreOpt = None,
     config: ConfigOpt = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve.")] = None,
+    sources: Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet (repeatable).")] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="Only reports dated on/after YYYY[-MM[-DD]].")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Only reports dated up to YYYY[-MM[-DD]].")] = None,
+    doc_ids: Annotated[Optional[list[str]], typer.Option("--doc", help="Only this document (repeatable).")] = None,
+    retrieval: RetrievalOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the reports, with its sources."""
-    assistant = _assistant(store, config)
+    from pydantic import ValidationError
+
+    from .models import Filters
+
     try:
-        answer = assistant.ask(question, top_k=top_k)
+        filters = Filters(sources=sources or [], since=since, until=until, doc_ids=doc_ids or [])
+    except ValidationError as exc:
+        _fail("; ".join(f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()), code=2)
+    assistant = _assistant(store, config, retrieval_mode=retrieval)
+    try:
+        answer = assistant.ask(question, top_k=top_k, filters=filters)
     except ValueError as exc:
         _fail(str(exc), code=2)
     if as_json:
@@ -189,6 +204,7 @@ def eval_run(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder [runs/SET-TIME].")] = None,
     answerer: Annotated[str, typer.Option("--answerer", help="Answerer: extractive.")] = "extractive",
+    retrieval: RetrievalOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Ask every question of a set; write per_question.jsonl, summary.json and report.md/.html."""
@@ -209,7 +225,7 @@ def eval_run(
     # as it is, and gets the declared corpus only when it is empty.
     if store is None and corpus:
         store = eval_store(corpus)
-    assistant = _assistant(store, config)
+    assistant = _assistant(store, config, retrieval_mode=retrieval)
     progress = not quiet and sys.stderr.isatty()
     if corpus and (ingest_paths or not assistant.documents()):
         report = assistant.ingest(corpus, progress=progress)

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import loaders
 from .answer import ABSTAIN, ExtractiveAnswerer
-from .models import Answer, Citation, DocumentInfo, DocumentText, IngestedDocument, IngestReport, Timings
+from .models import Answer, Citation, DocumentInfo, DocumentText, Filters, IngestedDocument, IngestReport, Timings
 from .settings import Settings, load_settings, offline_environment
 
 EMPTY_STORE = "The store holds no reports yet: ingest some first (assistant ingest PATH)."
@@ -44,11 +44,10 @@ class Assistant:
 
     @cached_property
     def store(self):
-        from .chunking import HEADER_KEYS
         from .store import Store
 
         build = {"embedding_model": Path(self.model_path).name, "chunk_size": self.settings.chunk_size,
-                 "chunk_overlap": self.settings.chunk_overlap, "chunk_header": ",".join(HEADER_KEYS)}
+                 "chunk_overlap": self.settings.chunk_overlap, "chunk_header": ",".join(self._header_keys)}
         return Store(self.settings.store, {k: str(v) for k, v in build.items()})
 
     @cached_property
@@ -69,13 +68,19 @@ class Assistant:
         tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         return Chunker(lambda text: tokenizer.encode(text, add_special_tokens=False, verbose=False),
                        window=self.embed_model.max_length, chunk_size=self.settings.chunk_size,
-                       chunk_overlap=self.settings.chunk_overlap)
+                       chunk_overlap=self.settings.chunk_overlap, header_keys=self._header_keys)
+
+    @property
+    def _header_keys(self) -> tuple[str, ...]:
+        from .chunking import HEADER_KEYS
+
+        return HEADER_KEYS if self.settings.contextual_headers else ()
 
     @cached_property
     def retriever(self):
         from .retrieve import Retriever
 
-        return Retriever(self.store.vector_store(), self.embed_model)
+        return Retriever(self.store, self.store.vector_store(), self.embed_model, self.settings)
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
@@ -216,9 +221,11 @@ class Assistant:
 
     # --- ask ---------------------------------------------------------------------------------------
 
-    def ask(self, question: str, top_k: int | None = None, history: list[dict] | None = None) -> Answer:
+    def ask(self, question: str, top_k: int | None = None, history: list[dict] | None = None,
+            filters: Filters | None = None) -> Answer:
         """Answer from the reports, every sentence cited, or abstain. `history` is the conversation so far
-        as [{"role": "user"|"assistant", "content": ...}], used to read follow-up questions."""
+        as [{"role": "user"|"assistant", "content": ...}], used to read follow-up questions; `filters`
+        limits the reports to some outlets, dates or documents."""
         if not question or not question.strip():
             raise ValueError("the question is empty")
         self.retriever, self.answerer  # noqa: B018  (loaded first: timings measure the question, not start-up)
@@ -229,7 +236,7 @@ class Assistant:
             return Answer(question=question, answer=EMPTY_STORE, abstained=True, citations=[], retrieved=[],
                           timings_ms=Timings(retrieve=0.0, answer=0.0, total=_ms(started)))
         query_vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
-        passages = self.retriever.retrieve(query, query_vector.tolist(), top_k)
+        passages = self.retriever.retrieve(query, query_vector.tolist(), top_k, filters)
         retrieved_at = time.perf_counter()
         texts = self.store.texts(p.doc_id for p in passages)
         infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
@@ -244,7 +251,8 @@ class Assistant:
             info = infos[s.doc_id]
             citations.append(Citation(marker=sel.marker, doc_id=s.doc_id, title=info.title, source=info.source,
                                       author=info.author, date=info.date, url=info.url, path=info.path,
-                                      quote=s.text, start=s.start, end=s.end, score=s.score))
+                                      quote=s.text, start=s.start, end=s.end, score=s.score,
+                                      also_in=_copies(passages, s.doc_id, s.start)))
         done = time.perf_counter()
         return Answer(question=question, answer=text, abstained=not citations, citations=citations,
                       retrieved=passages,
@@ -263,6 +271,14 @@ def standalone_question(question: str, history: list[dict]) -> str:
     if previous and (FOLLOW_UP.search(question) or len(question.split()) <= 4):
         return f"{previous[-1]} {question}"
     return question
+
+
+def _copies(passages: list, doc_id: str, start: int) -> list:
+    """The wire copies of the passage that holds a cited sentence."""
+    for p in passages:
+        if p.doc_id == doc_id and p.start <= start < p.end:
+            return p.copies
+    return []
 
 
 def _ms(since: float) -> float:

@@ -3,9 +3,11 @@ with --json: this module is the JSON contract."""
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 
 class DocumentInfo(BaseModel):
@@ -45,6 +47,50 @@ class IngestReport(BaseModel):
     seconds: float = 0.0
 
 
+class Copy(BaseModel):
+    """The same passage as published by another report (a wire copy), collapsed into one passage."""
+
+    doc_id: str
+    chunk_id: str
+    title: str
+    source: str | None = None
+    date: str | None = None
+    start: int
+    end: int
+
+
+class Filters(BaseModel):
+    """Which reports a question may be answered from. Empty fields do not filter."""
+
+    sources: list[str] = Field(default=[], description="Outlets (case-insensitive).")
+    since: str | None = Field(default=None, description="Published on or after this ISO date.")
+    until: str | None = Field(default=None, description="Published on or before this ISO date.")
+    doc_ids: list[str] = []
+
+    @field_validator("since", "until")
+    @classmethod
+    def _iso(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """YYYY, YYYY-MM or YYYY-MM-DD; a year or month stands for its first day (since) or last (until)."""
+        if not value:
+            return None
+        parts = value.strip().split("-")
+        try:
+            if len(parts) == 3:
+                return date.fromisoformat(value.strip()).isoformat()
+            year, month = int(parts[0]), int(parts[1]) if len(parts) == 2 else None
+            if info.field_name == "since":
+                return date(year, month or 1, 1).isoformat()
+            month = month or 12
+            last = calendar.monthrange(year, month)[1]
+            return date(year, month, last).isoformat()
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date: use YYYY-MM-DD, YYYY-MM or YYYY") from None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.sources or self.since or self.until or self.doc_ids)
+
+
 class Citation(BaseModel):
     marker: int
     doc_id: str
@@ -58,6 +104,7 @@ class Citation(BaseModel):
     start: int
     end: int
     score: float
+    also_in: list[Copy] = Field(default=[], description="Other reports that ran the same passage.")
 
 
 class Passage(BaseModel):
@@ -65,10 +112,15 @@ class Passage(BaseModel):
     doc_id: str
     chunk_id: str
     title: str
+    source: str | None = None
+    date: str | None = None
     start: int
     end: int
-    score: float
+    score: float = Field(description="Cosine similarity to the question (dense), or BM25 score when only "
+                                     "the keyword index found it.")
+    fused: float = Field(default=0.0, description="Reciprocal rank fusion score: what the ranking is by.")
     text: str
+    copies: list[Copy] = Field(default=[], description="Near-identical chunks of other reports (wire copies).")
 
 
 class Timings(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -37,8 +38,23 @@ class Settings(BaseSettings):
     chunk_size: int = Field(default=200, ge=32,
                             description="Chunk length in the embedding model's word pieces.")
     chunk_overlap: int = Field(default=30, ge=0, description="Word pieces shared by neighbouring chunks.")
+    contextual_headers: bool = Field(
+        default=True, description="Embed and index each chunk with its report's title, outlet and date.")
     embed_batch_size: int = Field(default=32, ge=1, description="Chunks per encoder batch.")
     top_k: int = Field(default=10, ge=1, le=100, description="Passages retrieved for an answer.")
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        default="hybrid", description="Dense (embeddings), BM25 (keywords) or both, fused (evals/retrieval.py).")
+    dense_k: int = Field(default=40, ge=1, description="Chunks the dense retriever hands to fusion.")
+    bm25_k: int = Field(default=40, ge=1, description="Chunks the BM25 retriever hands to fusion.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal rank fusion's k: higher flattens ranks.")
+    title_boost: float = Field(
+        default=2.0, ge=1, description="Chunks of a report the question names by its title count this much more.")
+    collapse_duplicates: bool = Field(default=True, description="Show wire copies as one passage.")
+    document_decay: float = Field(
+        default=1.0, gt=0, le=1,
+        description="Each further chunk of a report already retrieved counts this much less (1: off).")
     answer_sentences: int = Field(default=3, ge=1, le=10,
                                   description="Most report sentences an extractive answer is made of.")
     min_answer_score: float = Field(

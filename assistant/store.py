@@ -14,7 +14,7 @@ from pathlib import Path
 
 from llama_index.core.schema import TextNode
 
-from .models import DocumentInfo, DocumentText
+from .models import DocumentInfo, DocumentText, Filters
 
 COLLECTION = "chunks"
 SCHEMA = """
@@ -25,7 +25,16 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, checksum TEXT NOT NULL, doc_ids TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    header, text, chunk_id UNINDEXED, doc_id UNINDEXED, start UNINDEXED, "end" UNINDEXED,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
 """
+# The keyword (BM25) index is SQLite's FTS5 in the catalog file rather than a separate bm25s index:
+# it is updated row by row in the same transaction as the document it belongs to, so it can never
+# drift from the catalog, and ingest or remove never rebuilds it. Header words (title, outlet) weigh
+# more than body words.
+BM25_WEIGHTS = (2.0, 1.0)
 META_FIELDS = ("title", "source", "author", "date", "url", "category")
 
 
@@ -40,6 +49,8 @@ class Store:
         import chromadb
 
         self.path = Path(path)
+        self.build = build
+        self.header = bool(build.get("chunk_header"))
         self.path.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path / "catalog.sqlite", check_same_thread=False)
         self.db.executescript(SCHEMA)
@@ -51,6 +62,7 @@ class Store:
         # No embedding function: Chroma's default one downloads a model; vectors always come from us.
         self.collection = client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"},
                                                           embedding_function=None)
+        self._backfill_keyword_index()
 
     def _check_build(self, build: dict[str, str]) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()
@@ -80,6 +92,9 @@ class Store:
         if nodes:
             self.vector_store().add(nodes)
         with self.db:
+            self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (doc_id,))
+            self.db.executemany("INSERT INTO chunks_fts VALUES (?, ?, ?, ?, ?, ?)",
+                                [_fts_row(n.node_id, n.text, n.metadata, self.header) for n in nodes])
             self.db.execute("DELETE FROM documents WHERE doc_id = ? OR locator = ?", (doc_id, locator))
             self.db.execute(
                 "INSERT INTO documents (doc_id, locator, path, title, source, author, date, url, category, hash,"
@@ -93,6 +108,7 @@ class Store:
             if self.db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone():
                 self.collection.delete(where={"document_id": doc_id})
                 with self.db:
+                    self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (doc_id,))
                     self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
                 removed.append(doc_id)
         return removed
@@ -121,6 +137,38 @@ class Store:
         return DocumentText(doc_id=r[0], title=r[1], source=r[2], author=r[3], date=r[4], url=r[5], path=r[6],
                             chunks=r[7], hash=r[8], text=r[9])
 
+    def titles(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT doc_id, title FROM documents"))
+
+    def version(self) -> tuple:
+        """Changes whenever a document is added, replaced or removed (by this process or another)."""
+        return self.db.execute("SELECT count(*), max(rowid), max(added_at) FROM documents").fetchone()
+
+    def headers(self, doc_ids: Iterable[str]) -> dict[str, dict]:
+        """{doc_id: {title, source, date}}: what a passage shows of its report."""
+        ids = list(doc_ids)
+        rows = self.db.execute(f"SELECT doc_id, title, source, date FROM documents WHERE doc_id IN "
+                               f"({','.join('?' * len(ids))})", ids).fetchall()
+        return {r[0]: {"title": r[1], "source": r[2], "date": r[3]} for r in rows}
+
+    def doc_ids_matching(self, filters: Filters) -> list[str]:
+        """The documents that pass `filters` (outlet, date range, ids); undated ones fail a date filter."""
+        where, args = [], []
+        if filters.sources:
+            where.append(f"lower(source) IN ({','.join('?' * len(filters.sources))})")
+            args += [s.lower() for s in filters.sources]
+        if filters.since:
+            where.append("date >= ?")
+            args.append(filters.since)
+        if filters.until:
+            where.append("substr(date, 1, 10) <= ?")
+            args.append(filters.until)
+        if filters.doc_ids:
+            where.append(f"doc_id IN ({','.join('?' * len(filters.doc_ids))})")
+            args += filters.doc_ids
+        sql = "SELECT doc_id FROM documents" + (" WHERE " + " AND ".join(where) if where else "")
+        return [r[0] for r in self.db.execute(sql, args)]
+
     def texts(self, doc_ids: Iterable[str]) -> dict[str, str]:
         ids = list(dict.fromkeys(doc_ids))
         if not ids:
@@ -142,8 +190,46 @@ class Store:
     def docs_of_file(self, path: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT doc_id FROM documents WHERE path = ?", (path,))]
 
+    # --- keyword index ------------------------------------------------------------------------------
+
+    def keyword_search(self, terms: list[str], limit: int, doc_ids: list[str] | None = None) -> list[dict]:
+        """The chunks that best match any of `terms` by BM25 (best first), as dicts with chunk_id, doc_id,
+        start, end, text and score (higher is better); only from `doc_ids` when given."""
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, args = "chunks_fts MATCH ?", [match]
+        if doc_ids is not None:
+            where += f" AND doc_id IN ({','.join('?' * len(doc_ids))})"
+            args += doc_ids
+        rows = self.db.execute(
+            f"SELECT chunk_id, doc_id, start, \"end\", text, bm25(chunks_fts, {BM25_WEIGHTS[0]}, {BM25_WEIGHTS[1]}) "
+            f"AS r FROM chunks_fts WHERE {where} ORDER BY r LIMIT ?", [*args, limit]).fetchall()
+        return [{"chunk_id": r[0], "doc_id": r[1], "start": int(r[2]), "end": int(r[3]), "text": r[4],
+                 "score": -r[5]} for r in rows]
+
+    def _backfill_keyword_index(self) -> None:
+        """A store written before the keyword index existed gets it from the chunks Chroma holds
+        (no re-embedding)."""
+        indexed = self.db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
+        total = self.collection.count()
+        if indexed == total:
+            return
+        with self.db:
+            self.db.execute("DELETE FROM chunks_fts")
+            for offset in range(0, total, 5000):
+                got = self.collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+                self.db.executemany("INSERT INTO chunks_fts VALUES (?, ?, ?, ?, ?, ?)",
+                                    [_fts_row(i, text, meta, self.header) for i, text, meta in
+                                     zip(got["ids"], got["documents"], got["metadatas"])])
+
     def chunk_count(self) -> int:
         return self.collection.count()
 
     def close(self) -> None:
         self.db.close()
+
+
+def _fts_row(chunk_id: str, text: str, meta: dict, header: bool) -> tuple:
+    header = " ".join(str(meta.get(k) or "") for k in ("title", "source")) if header else ""
+    return (header, text, chunk_id, meta["doc_id"], meta["start"], meta["end"])

@@ -99,8 +99,8 @@ def retrieval_metrics(passages: Sequence[dict], evidence: Sequence[dict]) -> dic
     return out
 
 
-def budget_recall(passages: Sequence[dict], evidence: Sequence[dict], budget: int) -> float:
-    """Share of evidence items found in the first `budget` characters of retrieved text."""
+def budget_text(passages: Sequence[dict], budget: int) -> list[dict]:
+    """The passages in rank order up to `budget` characters, the last one cut at the budget."""
     cut, used = [], 0
     for p in passages:
         if used >= budget:
@@ -108,7 +108,18 @@ def budget_recall(passages: Sequence[dict], evidence: Sequence[dict], budget: in
         text = p["text"][: budget - used]
         cut.append({**p, "text": text})
         used += len(text)
-    matches = evidence_matches(cut, evidence)
+    return cut
+
+
+def answer_recall(passages: Sequence[dict], references: Sequence[str], budget: int) -> float:
+    """1 when a (normalised) reference answer appears in the first `budget` characters of retrieved text:
+    whether a reader, or a model, given that much could answer at all."""
+    return float(any(contains_answer(p["text"], references) for p in budget_text(passages, budget)))
+
+
+def budget_recall(passages: Sequence[dict], evidence: Sequence[dict], budget: int) -> float:
+    """Share of evidence items found in the first `budget` characters of retrieved text."""
+    matches = evidence_matches(budget_text(passages, budget), evidence)
     return sum(any(row[j] for row in matches) for j in range(len(evidence))) / len(evidence)
 
 

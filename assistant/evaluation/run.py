@@ -92,6 +92,10 @@ def score_case(case: EvalCase, answer: dict, texts: dict[str, str]) -> dict:
     """All the scores of one question (a metric that does not apply is left out)."""
     scores: dict = {"abstained": answer["abstained"], "latency_ms": answer["timings_ms"]["total"]}
     scores["retrieval"] = m.retrieval_metrics(answer["retrieved"], case.evidence)
+    if case.answerable and case.references:
+        for budget in m.BUDGETS:
+            scores["retrieval"][f"answer_recall@{budget}"] = m.answer_recall(answer["retrieved"], case.references,
+                                                                             budget)
     if case.answerable:
         scores["false_abstention"] = float(answer["abstained"])
         if case.references:
@@ -154,7 +158,7 @@ def summarise(records: list[dict]) -> dict:
     return {
         "counts": {"questions": len(records), "answerable": len(answerable),
                    "unanswerable": len(records) - len(answerable),
-                   "with_evidence": sum(1 for r in records if r["scores"]["retrieval"]),
+                   "with_evidence": sum(1 for r in records if r["evidence"]),
                    "answered": sum(1 for r in records if not r["abstained"])},
         "retrieval": collect("retrieval"),
         "answer": collect("answer"),
