@@ -6,10 +6,11 @@
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["Assistant", "Settings", "load_settings", "__version__"]
+__all__ = ["Assistant", "Filters", "Settings", "load_settings", "__version__"]
 
 if TYPE_CHECKING:
     from .core import Assistant
+    from .models import Filters
     from .settings import Settings, load_settings
 
 
@@ -18,6 +19,10 @@ def __getattr__(name: str):
         from .core import Assistant
 
         return Assistant
+    if name == "Filters":
+        from .models import Filters
+
+        return Filters
     if name in ("Settings", "load_settings"):
         from . import settings
 

@@ -44,6 +44,21 @@ def _assistant(store: Path | None, config: Path | None, **overrides: object) -> 
     return assistant
 
 
+def _drop_if_built_differently(store: Path, config: Path | None) -> None:
+    """An evaluation's own store is derived data: one built with other settings is built again."""
+    import shutil
+
+    from .core import Assistant
+    from .settings import load_settings
+    from .store import StoreMismatch
+
+    try:
+        Assistant(settings=load_settings(config, store=store)).store  # noqa: B018
+    except StoreMismatch as exc:
+        typer.echo(f"rebuilding the evaluation store: {exc}", err=True)
+        shutil.rmtree(store)
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -225,6 +240,7 @@ def eval_run(
     # as it is, and gets the declared corpus only when it is empty.
     if store is None and corpus:
         store = eval_store(corpus)
+        _drop_if_built_differently(store, config)
     assistant = _assistant(store, config, retrieval_mode=retrieval)
     progress = not quiet and sys.stderr.isatty()
     if corpus and (ingest_paths or not assistant.documents()):

@@ -35,9 +35,9 @@ class Settings(BaseSettings):
     embedding_model: str | None = Field(
         default=None,
         description="Local folder of a sentence-transformers model; empty means the bundled all-MiniLM-L6-v2.")
-    chunk_size: int = Field(default=200, ge=32,
+    chunk_size: int = Field(default=64, ge=32,
                             description="Chunk length in the embedding model's word pieces.")
-    chunk_overlap: int = Field(default=30, ge=0, description="Word pieces shared by neighbouring chunks.")
+    chunk_overlap: int = Field(default=10, ge=0, description="Word pieces shared by neighbouring chunks.")
     contextual_headers: bool = Field(
         default=True, description="Embed and index each chunk with its report's title, outlet and date.")
     embed_batch_size: int = Field(default=32, ge=1, description="Chunks per encoder batch.")
@@ -48,12 +48,12 @@ class Settings(BaseSettings):
     bm25_k: int = Field(default=40, ge=1, description="Chunks the BM25 retriever hands to fusion.")
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking in fusion.")
     bm25_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
-    rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal rank fusion's k: higher flattens ranks.")
+    rrf_k: float = Field(default=10.0, gt=0, description="Reciprocal rank fusion's k: higher flattens ranks.")
     title_boost: float = Field(
         default=2.0, ge=1, description="Chunks of a report the question names by its title count this much more.")
     collapse_duplicates: bool = Field(default=True, description="Show wire copies as one passage.")
     document_decay: float = Field(
-        default=1.0, gt=0, le=1,
+        default=0.9, gt=0, le=1,
         description="Each further chunk of a report already retrieved counts this much less (1: off).")
     answer_sentences: int = Field(default=3, ge=1, le=10,
                                   description="Most report sentences an extractive answer is made of.")

@@ -43,7 +43,7 @@ CONFIGS = [
     ("hybrid (RRF)", {**OFF, "retrieval_mode": "hybrid"}),
     ("hybrid + headers", {**OFF, "retrieval_mode": "hybrid", "contextual_headers": True}),
     ("+ diversity", {**OFF, "retrieval_mode": "hybrid", "contextual_headers": True, "collapse_duplicates": True,
-                     "document_decay": 0.85}),
+                     "document_decay": 0.9}),
     ("+ title match (all: the defaults)", {}),
 ]
 COLUMNS = ["budget_recall@2000", "budget_recall@4000", "answer_recall@4000", "hit@10", "mrr@10"]

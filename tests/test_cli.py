@@ -40,12 +40,13 @@ def test_ask_json_contract(store):
     assert {int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])} == {c["marker"] for c in data["citations"]}
     c = data["citations"][0]
     assert set(c) == {"marker", "doc_id", "title", "source", "author", "date", "url", "path", "quote", "start", "end",
-                      "score"}
+                      "score", "also_in"}
     assert "73" in c["quote"] and c["source"] and c["date"]
     shown = json.loads(run("docs", "show", c["doc_id"], "--store", store, "--json").stdout)
     assert shown["text"][c["start"]:c["end"]] == c["quote"]
     for r in data["retrieved"]:
-        assert set(r) == {"rank", "doc_id", "chunk_id", "title", "start", "end", "score", "text"}
+        assert set(r) == {"rank", "doc_id", "chunk_id", "title", "source", "date", "start", "end", "score", "fused",
+                          "text", "copies"}
 
 
 def test_ask_readable_lists_sources(store):
