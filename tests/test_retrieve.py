@@ -126,3 +126,19 @@ def test_a_store_refuses_other_chunking_or_headers(tmp_path, model_parts):
     other = Assistant(settings=Settings(store=tmp_path / "s", contextual_headers=False))
     with pytest.raises(StoreMismatch, match="chunk_header"):
         other.store  # noqa: B018
+
+
+def test_the_retrieval_evaluation_runs_and_prints_its_table(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    out = tmp_path / "table.md"
+    done = subprocess.run([sys.executable, str(ROOT / "evals" / "retrieval.py"), "--sets", "corpus", "--no-stock",
+                           "--limit", "5", "--configs", "+ title match (all: the defaults)", "--work", str(tmp_path),
+                           "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| + title match"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert all(0.0 <= float(c) <= 1.0 for c in cells[1:6]), row
