@@ -48,7 +48,8 @@ class IngestReport(BaseModel):
 
 
 class Copy(BaseModel):
-    """The same passage as published by another report (a wire copy), collapsed into one passage."""
+    """A span of one report's text: the same passage as published by another report (a wire copy),
+    collapsed into one passage; and the base of Passage."""
 
     doc_id: str
     chunk_id: str
@@ -107,15 +108,8 @@ class Citation(BaseModel):
     also_in: list[Copy] = Field(default=[], description="Other reports that ran the same passage.")
 
 
-class Passage(BaseModel):
+class Passage(Copy):
     rank: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    source: str | None = None
-    date: str | None = None
-    start: int
-    end: int
     score: float = Field(description="Cosine similarity to the question (dense), or BM25 score when only "
                                      "the keyword index found it.")
     fused: float = Field(default=0.0, description="Reciprocal rank fusion score: what the ranking is by.")

@@ -140,8 +140,7 @@ def collapse_duplicates(passages: list[Passage]) -> list[Passage]:
         shingles = _shingles(passage.text)
         for i, (other, other_shingles) in enumerate(kept):
             if other.doc_id != passage.doc_id and _overlap(shingles, other_shingles) >= DUPLICATE_OVERLAP:
-                copy = Copy(doc_id=passage.doc_id, chunk_id=passage.chunk_id, title=passage.title,
-                            source=passage.source, date=passage.date, start=passage.start, end=passage.end)
+                copy = Copy(**passage.model_dump(include=set(Copy.model_fields)))
                 kept[i] = (other.model_copy(update={"copies": [*other.copies, copy]}), other_shingles)
                 break
         else:
