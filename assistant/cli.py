@@ -27,11 +27,30 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.
 RetrievalOpt = Annotated[Optional[str], typer.Option(
     "--retrieval", help="hybrid (default) | dense | bm25 [setting retrieval_mode].")]
 
+AnswererOpt = Annotated[Optional[str], typer.Option(
+    "--answerer", help="extractive (default, no LLM) | openai | ollama | llamacpp [setting answerer].")]
+LlmModelOpt = Annotated[Optional[str], typer.Option(
+    "--llm-model", help="Model name (openai, ollama) or .gguf path (llamacpp) [setting llm_model].")]
+LlmUrlOpt = Annotated[Optional[str], typer.Option(
+    "--llm-base-url", help="LLM server URL, e.g. http://127.0.0.1:8000/v1 [setting llm_base_url].")]
+LlmKeyOpt = Annotated[Optional[str], typer.Option(
+    "--llm-api-key", help="API key for openai [setting llm_api_key, else $OPENAI_API_KEY].")]
+StrictOpt = Annotated[Optional[bool], typer.Option(
+    "--strict/--no-strict", help="Remove answer sentences no passage supports [setting strict].")]
+
 EXIT_PARTIAL = 3
+EXIT_LLM = 4
+
+
+def _llm_settings(answerer: str | None, llm_model: str | None, llm_base_url: str | None,
+                  llm_api_key: str | None, strict: bool | None) -> dict:
+    return {"answerer": answerer, "llm_model": llm_model, "llm_base_url": llm_base_url,
+            "llm_api_key": llm_api_key, "strict": strict}
 
 
 def _assistant(store: Path | None, config: Path | None, **overrides: object) -> Assistant:
     from .core import Assistant
+    from .generate import LLMError
     from .settings import load_settings
     from .store import StoreMismatch
 
@@ -39,7 +58,9 @@ def _assistant(store: Path | None, config: Path | None, **overrides: object) -> 
         settings = load_settings(config, store=store, **overrides)
         assistant = Assistant(settings=settings)
         assistant.store  # open now, so that a mismatched store is reported here  # noqa: B018
-    except (FileNotFoundError, StoreMismatch, ValueError) as exc:
+        if settings.answerer != "extractive":  # a missing model or URL is reported before any work
+            assistant.llm_answerer(settings.answerer)
+    except (FileNotFoundError, StoreMismatch, ValueError, LLMError) as exc:
         _fail(str(exc), code=2)
     return assistant
 
@@ -111,22 +132,31 @@ def ask(
     until: Annotated[Optional[str], typer.Option("--until", help="Only reports dated up to YYYY[-MM[-DD]].")] = None,
     doc_ids: Annotated[Optional[list[str]], typer.Option("--doc", help="Only this document (repeatable).")] = None,
     retrieval: RetrievalOpt = None,
+    answerer: AnswererOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_base_url: LlmUrlOpt = None,
+    llm_api_key: LlmKeyOpt = None,
+    strict: StrictOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Answer a question from the reports, with its sources."""
+    """Answer a question from the reports, with its sources. Exit 4 when the LLM fails."""
     from pydantic import ValidationError
 
+    from .generate import LLMError
     from .models import Filters
 
     try:
         filters = Filters(sources=sources or [], since=since, until=until, doc_ids=doc_ids or [])
     except ValidationError as exc:
         _fail("; ".join(f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()), code=2)
-    assistant = _assistant(store, config, retrieval_mode=retrieval)
+    assistant = _assistant(store, config, retrieval_mode=retrieval,
+                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
     try:
         answer = assistant.ask(question, top_k=top_k, filters=filters)
     except ValueError as exc:
         _fail(str(exc), code=2)
+    except LLMError as exc:
+        _fail(str(exc), code=EXIT_LLM)
     if as_json:
         _print_json(answer.model_dump(mode="json"))
     else:
@@ -135,11 +165,18 @@ def ask(
 
 def format_answer(answer: Answer) -> str:
     lines = [answer.answer, ""]
+    unsupported = [s for s in answer.sentences if not s.supported]
+    if unsupported:
+        lines.append("Not supported by the reports:")
+        lines += [f"  - {s.text} ({'; '.join(s.flags)})" for s in unsupported]
+        lines.append("")
     if answer.citations:
         lines.append("Sources:")
         for c in answer.citations:
             where = ", ".join(x for x in (c.source, c.date) if x)
-            lines.append(f"[{c.marker}] {c.title}" + (f" ({where})" if where else ""))
+            check = "" if c.supported and not c.repaired else (" (moved here by the verifier)" if c.supported
+                                                                 else " (does NOT support the sentence)")
+            lines.append(f"[{c.marker}] {c.title}" + (f" ({where})" if where else "") + check)
             lines.append(f"    \"{c.quote}\"")
             lines.append(f"    {c.url or c.path}  chars {c.start}-{c.end}")
     elif answer.retrieved:
@@ -200,9 +237,14 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    answerer: AnswererOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_base_url: LlmUrlOpt = None,
+    llm_api_key: LlmKeyOpt = None,
+    strict: StrictOpt = None,
 ) -> None:
     """Start the chat in the browser (Gradio) over the store."""
-    assistant = _assistant(store, config)
+    assistant = _assistant(store, config, **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
     from .ui import launch
 
     launch(assistant, host=host, port=port)
@@ -218,7 +260,11 @@ def eval_run(
     top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, max=100)] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="Run folder [runs/SET-TIME].")] = None,
-    answerer: Annotated[str, typer.Option("--answerer", help="Answerer: extractive.")] = "extractive",
+    answerer: AnswererOpt = None,
+    llm_model: LlmModelOpt = None,
+    llm_base_url: LlmUrlOpt = None,
+    llm_api_key: LlmKeyOpt = None,
+    strict: StrictOpt = None,
     retrieval: RetrievalOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
@@ -228,8 +274,6 @@ def eval_run(
     from .evaluation.report import write_report
     from .evaluation.run import declared_corpus, eval_store, load_set, run_eval
 
-    if answerer != "extractive":
-        _fail(f"unknown answerer {answerer!r}: this version has 'extractive'", code=2)
     try:
         cases = load_set(set_path)[:limit]
         corpus = ingest_paths or declared_corpus(set_path)
@@ -241,7 +285,8 @@ def eval_run(
     if store is None and corpus:
         store = eval_store(corpus)
         _drop_if_built_differently(store, config)
-    assistant = _assistant(store, config, retrieval_mode=retrieval)
+    assistant = _assistant(store, config, retrieval_mode=retrieval,
+                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
     progress = not quiet and sys.stderr.isatty()
     if corpus and (ingest_paths or not assistant.documents()):
         report = assistant.ingest(corpus, progress=progress)
@@ -253,8 +298,13 @@ def eval_run(
               f"the set's corpus in {set_path.with_suffix('.toml')} (evals/README.md)", code=2)
     typer.echo(f"store: {assistant.settings.store} ({len(assistant.documents())} documents)", err=True)
     out = out or Path("runs") / f"{set_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    summary = run_eval(assistant, cases, out, top_k=top_k, progress=progress, set_path=str(set_path),
-                       corpus=corpus)
+    from .generate import LLMError
+
+    try:
+        summary = run_eval(assistant, cases, out, top_k=top_k, progress=progress, set_path=str(set_path),
+                           corpus=corpus)
+    except LLMError as exc:
+        _fail(str(exc), code=EXIT_LLM)
     md, html_path = write_report(out)
     from .evaluation.run import HEADLINE, headline
 

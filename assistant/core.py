@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -13,7 +13,18 @@ import numpy as np
 
 from . import loaders
 from .answer import ABSTAIN, ExtractiveAnswerer
-from .models import Answer, Citation, DocumentInfo, DocumentText, Filters, IngestedDocument, IngestReport, Timings
+from .models import (
+    Answer,
+    AnswerSentence,
+    Citation,
+    DocumentInfo,
+    DocumentText,
+    Filters,
+    IngestedDocument,
+    IngestReport,
+    Passage,
+    Timings,
+)
 from .settings import Settings, load_settings, offline_environment
 
 EMPTY_STORE = "The store holds no reports yet: ingest some first (assistant ingest PATH)."
@@ -221,43 +232,139 @@ class Assistant:
 
     # --- ask ---------------------------------------------------------------------------------------
 
+    @cached_property
+    def verifier(self):
+        from .verify import Verifier
+
+        return Verifier(self.embed, self.settings.min_support)
+
+    def llm_answerer(self, name: str):
+        """The generative answerer `name` (openai, ollama, llamacpp) from the llm_* settings, built once.
+        Raises LLMError, naming the missing setting, when it cannot be built."""
+        from .generate import GenerativeAnswerer, make_llm
+
+        cache = self.__dict__.setdefault("_llm_answerers", {})
+        if name not in cache:
+            llm = make_llm(self.settings.model_copy(update={"answerer": name}))
+            cache[name] = GenerativeAnswerer(llm, self.settings.answer_sentences)
+        return cache[name]
+
     def ask(self, question: str, top_k: int | None = None, history: list[dict] | None = None,
-            filters: Filters | None = None) -> Answer:
+            filters: Filters | None = None, answerer: str | None = None, strict: bool | None = None) -> Answer:
         """Answer from the reports, every sentence cited, or abstain. `history` is the conversation so far
         as [{"role": "user"|"assistant", "content": ...}], used to read follow-up questions; `filters`
-        limits the reports to some outlets, dates or documents."""
+        limits the reports to some outlets, dates or documents; `answerer` and `strict` override the
+        settings of the same names."""
+        for item in self._answer(question, top_k, history, filters, answerer, strict, stream=False):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("unreachable: _answer always ends with an Answer")
+
+    def ask_stream(self, question: str, top_k: int | None = None, history: list[dict] | None = None,
+                   filters: Filters | None = None, answerer: str | None = None,
+                   strict: bool | None = None) -> Iterator[str | Answer]:
+        """Like `ask`, for the chat: yields the answer's text as it is written, then the verified Answer
+        (whose text may differ: markers renumbered, unsupported sentences flagged or, if strict, gone)."""
+        yield from self._answer(question, top_k, history, filters, answerer, strict, stream=True)
+
+    def _answer(self, question: str, top_k: int | None, history: list[dict] | None, filters: Filters | None,
+                answerer: str | None, strict: bool | None, stream: bool) -> Iterator[str | Answer]:
         if not question or not question.strip():
             raise ValueError("the question is empty")
-        self.retriever, self.answerer  # noqa: B018  (loaded first: timings measure the question, not start-up)
+        name = answerer or self.settings.answerer
+        strict = self.settings.strict if strict is None else strict
+        llm = self.llm_answerer(name) if name != "extractive" else None
+        self.retriever, self.answerer, self.verifier  # noqa: B018  (loaded first: timings measure the question)
         started = time.perf_counter()
         top_k = top_k or self.settings.top_k
-        query = standalone_question(question, history or [])
+        query = llm.condense(question, history) if llm and history else standalone_question(question, history or [])
         if self.store.chunk_count() == 0:
-            return Answer(question=question, answer=EMPTY_STORE, abstained=True, citations=[], retrieved=[],
-                          timings_ms=Timings(retrieve=0.0, answer=0.0, total=_ms(started)))
+            yield Answer(question=question, answer=EMPTY_STORE, abstained=True, citations=[], retrieved=[],
+                         timings_ms=Timings(retrieve=0.0, answer=0.0, total=_ms(started)), answerer=name, query=query)
+            return
         query_vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
         passages = self.retriever.retrieve(query, query_vector.tolist(), top_k, filters)
         retrieved_at = time.perf_counter()
         texts = self.store.texts(p.doc_id for p in passages)
         infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
-        titles = {doc_id: info.title for doc_id, info in infos.items()}
-        dates = {doc_id: info.date for doc_id, info in infos.items()}
+        if llm is None:
+            text, citations, sentences = self._extract(question, query_vector, passages, texts, infos)
+            if stream:
+                yield text
+        else:
+            written = yield from self._generate(llm, query, passages, texts, infos, stream)
+            checks = self.verifier.check(written, passages, texts, {d: i.title for d, i in infos.items()})
+            text, citations, sentences = self._compose(checks, passages, infos, strict)
+        done = time.perf_counter()
+        yield Answer(question=question, answer=text, abstained=not citations, citations=citations,
+                     retrieved=passages, answerer=name, query=query, sentences=sentences,
+                     timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
+                                        answer=round((done - retrieved_at) * 1000, 1), total=_ms(started)))
+
+    def _extract(self, question: str, query_vector: np.ndarray, passages: list[Passage], texts: dict[str, str],
+                 infos: dict[str, DocumentInfo]) -> tuple[str, list[Citation], list[AnswerSentence]]:
         # Similarity uses the standalone query (it knows what "he" is); the question's own words decide
         # what kind of answer is wanted and which terms it must contain.
-        text, selected = self.answerer.answer(question, query_vector, passages, texts, titles, dates)
-        citations = []
+        text, selected = self.answerer.answer(question, query_vector, passages, texts,
+                                              {d: i.title for d, i in infos.items()},
+                                              {d: i.date for d, i in infos.items()})
+        citations, sentences = [], []
         for sel in selected:
             s = sel.sentence
-            info = infos[s.doc_id]
-            citations.append(Citation(marker=sel.marker, doc_id=s.doc_id, title=info.title, source=info.source,
-                                      author=info.author, date=info.date, url=info.url, path=info.path,
-                                      quote=s.text, start=s.start, end=s.end, score=s.score,
-                                      also_in=_copies(passages, s.doc_id, s.start)))
-        done = time.perf_counter()
-        return Answer(question=question, answer=text, abstained=not citations, citations=citations,
-                      retrieved=passages,
-                      timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
-                                         answer=round((done - retrieved_at) * 1000, 1), total=_ms(started)))
+            # An extracted sentence is its own quote: verbatim, so supported by construction.
+            citations.append(_citation(sel.marker, infos[s.doc_id], s.start, s.end, s.text, s.score, passages))
+            sentences.append(AnswerSentence(text=" ".join(s.text.split()), markers=[sel.marker], supported=True,
+                                            support_score=1.0))
+        return text, citations, sentences
+
+    def _generate(self, llm, query: str, passages: list[Passage], texts: dict[str, str],
+                  infos: dict[str, DocumentInfo], stream: bool) -> Iterator[str]:
+        """Prompts the LLM with the passages widened to whole sentences; yields its text as it comes when
+        streaming; returns all of it."""
+        from .verify import passage_window
+
+        sources = []
+        for p in passages:
+            info = infos[p.doc_id]
+            start, end = passage_window(texts[p.doc_id], p.start, p.end)
+            heading = " · ".join(x for x in (info.title, info.source, info.date) if x)
+            sources.append((heading, " ".join(texts[p.doc_id][start:end].split())))
+        messages = llm.messages(query, sources)
+        if not stream:
+            return llm.write(messages)
+        parts = []
+        for delta in llm.stream(messages):
+            parts.append(delta)
+            yield delta
+        return "".join(parts)
+
+    def _compose(self, checks: list, passages: list[Passage], infos: dict[str, DocumentInfo],
+                 strict: bool) -> tuple[str, list[Citation], list[AnswerSentence]]:
+        """The verified answer: each sentence cites the span that supports it (markers numbered anew in
+        order); unsupported sentences are flagged, or dropped when strict; nothing supported: abstain."""
+        if not any(c.supported for c in checks):
+            return ABSTAIN, [], [AnswerSentence(text=c.text, markers=[], supported=False, support_score=c.score,
+                                                flags=c.flags) for c in checks]
+        citations: list[Citation] = []
+        markers: dict[tuple[str, int, int, bool], int] = {}
+        parts, sentences = [], []
+        for c in checks:
+            if strict and not c.supported:
+                sentences.append(AnswerSentence(text=c.text, markers=[], supported=False, support_score=c.score,
+                                                flags=[*c.flags, "removed (strict)"]))
+                continue
+            marks = []
+            if c.span is not None and (c.supported or c.markers):
+                key = (c.span.doc_id, c.span.start, c.span.end, c.supported)  # a quote cited in vain is its own
+                if key not in markers:
+                    markers[key] = len(citations) + 1
+                    citations.append(_citation(markers[key], infos[c.span.doc_id], c.span.start, c.span.end,
+                                               c.span.text, c.score, passages, c.score, c.supported, c.repaired))
+                marks = [markers[key]]
+            parts.append(c.text + "".join(f" [{m}]" for m in marks))
+            sentences.append(AnswerSentence(text=c.text, markers=marks, supported=c.supported,
+                                            support_score=c.score, flags=c.flags))
+        return " ".join(parts), citations, sentences
 
 
 FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those|there|then)\b|^\s*(and|but|"
@@ -271,6 +378,15 @@ def standalone_question(question: str, history: list[dict]) -> str:
     if previous and (FOLLOW_UP.search(question) or len(question.split()) <= 4):
         return f"{previous[-1]} {question}"
     return question
+
+
+def _citation(marker: int, info: DocumentInfo, start: int, end: int, quote: str, score: float,
+              passages: list[Passage], support_score: float = 1.0, supported: bool = True,
+              repaired: bool = False) -> Citation:
+    return Citation(marker=marker, doc_id=info.doc_id, title=info.title, source=info.source, author=info.author,
+                    date=info.date, url=info.url, path=info.path, quote=quote, start=start, end=end, score=score,
+                    also_in=_copies(passages, info.doc_id, start), supported=supported,
+                    support_score=support_score, repaired=repaired)
 
 
 def _copies(passages: list, doc_id: str, start: int) -> list:

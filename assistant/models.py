@@ -106,6 +106,10 @@ class Citation(BaseModel):
     end: int
     score: float
     also_in: list[Copy] = Field(default=[], description="Other reports that ran the same passage.")
+    supported: bool = Field(default=True, description="The quote supports the sentence that cites it.")
+    support_score: float | None = Field(default=None, description="How well it does (see README, verification).")
+    repaired: bool = Field(default=False, description="The answer cited another passage, or none; the "
+                                                      "verifier moved the citation here.")
 
 
 class Passage(Copy):
@@ -123,6 +127,16 @@ class Timings(BaseModel):
     total: float
 
 
+class AnswerSentence(BaseModel):
+    """One sentence of the answer as checked against the passages."""
+
+    text: str = Field(description="The sentence without its markers.")
+    markers: list[int] = Field(description="The citations ([n]) it carries in the answer.")
+    supported: bool
+    support_score: float
+    flags: list[str] = Field(default=[], description="What the verifier found wrong, in words.")
+
+
 class Answer(BaseModel):
     question: str
     answer: str
@@ -130,3 +144,6 @@ class Answer(BaseModel):
     citations: list[Citation]
     retrieved: list[Passage]
     timings_ms: Timings
+    answerer: str = "extractive"
+    query: str = Field(default="", description="The standalone question retrieval used (follow-ups rewritten).")
+    sentences: list[AnswerSentence] = []

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,24 @@ class Settings(BaseSettings):
         default=0.5,
         description="Share of the question's key terms that the best sentence and its passage must contain.")
     max_file_mb: float = Field(default=100.0, gt=0, description="Files larger than this are refused.")
+    answerer: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
+        default="extractive",
+        description="Who writes the answer: report sentences (extractive, no LLM), or an LLM: any OpenAI-compatible "
+                    "server (openai), Ollama (ollama) or a local GGUF file (llamacpp, an optional extra).")
+    llm_model: str | None = Field(
+        default=None, description="The LLM: a model name (openai, ollama) or the path of a .gguf file (llamacpp).")
+    llm_base_url: str | None = Field(
+        default=None, description="The LLM server's URL: required for openai (nothing remote is called unless "
+                                  "named here); ollama defaults to http://127.0.0.1:11434.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for openai; else $OPENAI_API_KEY.")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature of the LLM.")
+    llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an LLM answer may have.")
+    llm_context_window: int = Field(default=4096, ge=512, description="The LLM's context window, in tokens.")
+    llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the LLM.")
+    strict: bool = Field(default=False, description="Remove answer sentences that no passage supports.")
+    min_support: float = Field(
+        default=0.6, ge=0, le=1,
+        description="An answer sentence is supported when a passage span scores at least this (README, verification).")
 
     @classmethod
     def settings_customise_sources(

@@ -144,6 +144,20 @@ def citation_metrics(answer: dict, texts: dict[str, str], evidence: Sequence[dic
     return out
 
 
+def verification_metrics(answer: dict) -> dict[str, float]:
+    """For an answer whose sentences were checked (a generative answerer; extractive sentences are quotes):
+    the share of the sentences it wrote that a passage supports, and of its citations the verifier moved."""
+    sentences = answer.get("sentences") or []
+    out = {}
+    if sentences:
+        out["supported_sentences"] = sum(s["supported"] for s in sentences) / len(sentences)
+        out["flagged_sentences"] = sum(bool(s.get("flags")) for s in sentences) / len(sentences)
+    citations = answer.get("citations") or []
+    if citations:
+        out["repaired_citations"] = sum(bool(c.get("repaired")) for c in citations) / len(citations)
+    return out
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     if not values:

@@ -84,6 +84,7 @@ def _tables(summary: dict) -> list[tuple[str, list[tuple[str, object]]]]:
         ("Answers", list(summary["answer"].items())),
         ("Abstention", list(summary["abstention"].items())),
         ("Citations", list(summary["citations"].items())),
+        ("Verification of answer sentences", list(summary.get("verification", {}).items())),
         ("Latency (ms)", list(summary["latency_ms"].items())),
     ]
 
@@ -175,9 +176,9 @@ def compare_runs(a: str | Path, b: str | Path, fail_on_drop: float | None = None
     sb, rb = load_run(b)
     lines = ["| metric | A | B | change |", "|---|---|---|---|"]
     failed = []
-    for group in ("retrieval", "answer", "abstention", "citations", "latency_ms"):
+    for group in ("retrieval", "answer", "abstention", "citations", "verification", "latency_ms"):
         for key in sorted(set(sa.get(group, {})) | set(sb.get(group, {}))):
-            va, vb = sa[group].get(key), sb[group].get(key)
+            va, vb = sa.get(group, {}).get(key), sb.get(group, {}).get(key)
             change = "" if va is None or vb is None else f"{vb - va:+.3f}"
             name = f"{group}.{key}"
             mark = ""

@@ -107,6 +107,7 @@ def score_case(case: EvalCase, answer: dict, texts: dict[str, str]) -> dict:
         scores["correct_abstention"] = float(answer["abstained"])
     if not answer["abstained"]:
         scores["citations"] = m.citation_metrics(answer, texts, case.evidence, case.references)
+    scores["verification"] = m.verification_metrics(answer)
     return scores
 
 
@@ -133,7 +134,7 @@ def run_eval(assistant, cases: list[EvalCase], out: str | Path, top_k: int | Non
     summary["run"] = {
         "set": set_path, "corpus": [str(p) for p in corpus or []], "store": str(assistant.settings.store),
         "questions": len(records), "wall_seconds": round(time.perf_counter() - started, 2),
-        "top_k": top_k or assistant.settings.top_k, "answerer": "extractive",
+        "top_k": top_k or assistant.settings.top_k, "answerer": assistant.settings.answerer,
         "settings": assistant.settings.model_dump(mode="json"),
         "model": Path(assistant.model_path).name, "model_hash": _model_hash(assistant.model_path),
         "corpus_hash": hashlib.sha256("".join(sorted(d.hash for d in assistant.documents())).encode()).hexdigest(),
@@ -167,6 +168,7 @@ def summarise(records: list[dict]) -> dict:
             "false_rate": mean([r["scores"]["false_abstention"] for r in answerable]),
         },
         "citations": collect("citations"),
+        "verification": collect("verification"),
         "latency_ms": {"p50": m.percentile(latencies, 50), "p95": m.percentile(latencies, 95),
                        "total": round(sum(latencies), 1)},
     }

@@ -1,0 +1,116 @@
+"""The fake OpenAI server works with the real clients (llama-index's OpenAILike and openai) over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import openai
+import pytest
+from llama_index.core.llms import ChatMessage
+from llama_index.llms.openai_like import OpenAILike
+
+from .fake_openai import FakeOpenAI
+
+TEXT = "Forty-two freight cars stood at Tumangang,\nall of them empty. "
+
+
+def make_llm(server: FakeOpenAI, is_chat_model: bool = True) -> OpenAILike:
+    return OpenAILike(model="fake-model", api_base=server.base_url, api_key="test", is_chat_model=is_chat_model,
+                      context_window=4096, max_retries=0, timeout=10)
+
+
+MESSAGES = [ChatMessage(role="system", content="Answer from the reports."),
+            ChatMessage(role="user", content="How many freight cars?")]
+
+
+def test_chat_returns_the_reply_and_the_reply_sees_the_messages():
+    seen = []
+
+    def reply(messages: list[dict]) -> str:
+        seen.append(messages)
+        return TEXT
+
+    with FakeOpenAI(reply) as server:
+        response = make_llm(server).chat(MESSAGES)
+    assert response.message.content == TEXT
+    assert seen == [[{"role": "system", "content": "Answer from the reports."},
+                     {"role": "user", "content": "How many freight cars?"}]]
+    [request] = server.requests
+    assert request["_path"] == "/v1/chat/completions" and request["model"] == "fake-model"
+    assert request["messages"] == seen[0] and not request.get("stream")
+    assert response.raw.usage.completion_tokens == len(TEXT.split())
+
+
+def test_stream_chat_deltas_concatenate_to_the_reply():
+    with FakeOpenAI(replies=[TEXT]) as server:
+        deltas = [chunk.delta for chunk in make_llm(server).stream_chat(MESSAGES)]
+    assert "".join(deltas) == TEXT
+    assert len([d for d in deltas if d]) == len(TEXT.split())  # word by word
+    assert server.requests[0]["stream"] is True and server.requests[0]["messages"][1]["role"] == "user"
+
+
+@pytest.mark.parametrize(("is_chat_model", "path"), [(True, "/v1/chat/completions"), (False, "/v1/completions")])
+def test_complete_and_stream_complete(is_chat_model, path):
+    with FakeOpenAI(replies=["One two three.", TEXT]) as server:
+        llm = make_llm(server, is_chat_model)
+        assert llm.complete("How many?").text == "One two three."
+        chunks = list(llm.stream_complete("And now?"))
+    assert "".join(c.delta for c in chunks) == TEXT and chunks[-1].text == TEXT
+    assert [r["_path"] for r in server.requests] == [path, path]
+    if is_chat_model:
+        assert server.requests[1]["messages"] == [{"role": "user", "content": "And now?"}]
+    else:
+        assert server.requests[1]["prompt"] == "And now?" and server.requests[1]["stream"] is True
+
+
+def test_replies_are_popped_in_order_then_the_default():
+    with FakeOpenAI(replies=["first", "second"]) as server:
+        llm = make_llm(server)
+        texts = [llm.complete(str(i)).text for i in range(3)]
+    assert texts == ["first", "second", server.default_reply]
+
+
+def test_the_wire_format_passes_the_openai_clients_strict_validation():
+    with FakeOpenAI(replies=["Strict reply.", TEXT, "Legacy.", TEXT]) as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0,
+                               _strict_response_validation=True)
+        chat = client.chat.completions.create(model="m1", messages=[{"role": "user", "content": "Hi there"}])
+        assert (chat.model, chat.choices[0].message.content, chat.choices[0].finish_reason) == ("m1", "Strict reply.",
+                                                                                                "stop")
+        assert (chat.usage.prompt_tokens, chat.usage.completion_tokens, chat.usage.total_tokens) == (2, 2, 4)
+        chunks = list(client.chat.completions.create(model="m1", messages=[{"role": "user", "content": "Hi"}],
+                                                     stream=True, stream_options={"include_usage": True}))
+        assert chunks[0].choices[0].delta.role == "assistant"
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TEXT
+        assert chunks[-2].choices[0].finish_reason == "stop"
+        assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == len(TEXT.split())
+        legacy = client.completions.create(model="m2", prompt="Say it")
+        assert legacy.choices[0].text == "Legacy." and legacy.object == "text_completion"
+        # Legacy stream chunks carry finish_reason null until the last, as real servers send them, although the SDK
+        # types them as non-optional; hence the default (non-strict) client here.
+        loose = openai.OpenAI(base_url=server.base_url, api_key="test", max_retries=0)
+        chunks = list(loose.completions.create(model="m2", prompt="Again", stream=True))
+        assert "".join(c.choices[0].text for c in chunks) == TEXT
+        assert [c.choices[0].finish_reason for c in chunks] == [None] * (len(chunks) - 1) + ["stop"]
+        assert [m.id for m in client.models.list()] == ["fake-model"]
+
+
+def test_errors():
+    def reply(messages: list[dict]) -> str:
+        raise RuntimeError("scripted failure")
+
+    with FakeOpenAI(reply) as server:
+        with pytest.raises(openai.InternalServerError, match="scripted failure"):
+            make_llm(server).chat(MESSAGES)
+        for path, data, status in [("/v1/nowhere", b"{}", 404), ("/v1/chat/completions", b"{not json", 400),
+                                   ("/v1/nowhere", None, 404)]:
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(urllib.request.Request(server.base_url.removesuffix("/v1") + path, data=data),
+                                       timeout=10)
+            assert caught.value.code == status
+            assert "message" in json.loads(caught.value.read())["error"]
+    assert server.requests[-2]["_raw"] == "{not json"
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = server.base_url

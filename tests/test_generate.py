@@ -1,0 +1,188 @@
+"""Generative answers, verified sentence by sentence: the real llama-index OpenAI-compatible client talks
+over HTTP to a scripted server (tests/fake_openai.py), against the real store and embedding model."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from assistant import Assistant
+from assistant.answer import ABSTAIN
+from assistant.generate import LLMError, make_llm
+from assistant.settings import Settings
+from assistant.verify import passage_window, split_answer
+
+from .fake_openai import FakeOpenAI
+
+FREIGHT = "How many freight cars did satellite images show at Tumangang station?"
+
+
+def passages_of(messages: list[dict]) -> dict[int, str]:
+    """The numbered passages of the answer prompt the server received."""
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    blocks = re.split(r"\n\n(?=\[\d+\] )", user.split("Passages:\n\n", 1)[1].split("\n\nQuestion:")[0])
+    return {int(re.match(r"\[(\d+)\]", b).group(1)): b for b in blocks}
+
+
+def number_with(messages: list[dict], needle: str) -> int:
+    return next(n for n, text in passages_of(messages).items() if needle in text)
+
+
+def number_without(messages: list[dict], needle: str) -> int:
+    return next(n for n, text in passages_of(messages).items() if needle not in text)
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI() as s:
+        yield s
+
+
+@pytest.fixture
+def llm_assistant(assistant, server):
+    """The session's store and model, answering through the fake server."""
+    a = Assistant(settings=assistant.settings.model_copy(update={
+        "answerer": "openai", "llm_model": "fake-model", "llm_base_url": server.base_url}))
+    for part in ("embed_model", "store", "retriever", "answerer", "verifier", "chunker"):
+        a.__dict__[part] = getattr(assistant, part)
+    return a
+
+
+def test_a_correct_cited_sentence_stays_supported(llm_assistant, server):
+    server.reply = lambda m: f"Satellite images showed 73 freight cars at Tumangang station [{number_with(m, '73')}]."
+    answer = llm_assistant.ask(FREIGHT)
+    assert not answer.abstained and answer.answerer == "openai"
+    [sentence] = answer.sentences
+    assert sentence.supported and sentence.markers == [1] and not sentence.flags
+    [citation] = answer.citations
+    assert citation.supported and not citation.repaired and "73" in citation.quote
+    assert llm_assistant.document(citation.doc_id).text[citation.start:citation.end] == citation.quote
+    assert answer.answer == "Satellite images showed 73 freight cars at Tumangang station. [1]"
+    prompt = server.requests[-1]["messages"]
+    assert "only" in prompt[0]["content"] and "[2]" in prompt[0]["content"]  # cite-after-each-sentence rule
+    assert "Question: " + FREIGHT in prompt[1]["content"]
+
+
+def test_a_wrong_number_is_flagged_and_strict_removes_it(llm_assistant, server):
+    def reply(m):
+        n = number_with(m, "73")
+        return f"Satellite images showed 73 freight cars at Tumangang station [{n}]. The study counted 95 wagons [{n}]."
+
+    server.reply = reply
+    answer = llm_assistant.ask(FREIGHT)
+    good, bad = answer.sentences
+    assert good.supported and not bad.supported
+    assert any("95" in flag for flag in bad.flags)
+    assert "95 wagons" in answer.answer  # shown, flagged: the chat marks it
+    assert [c.supported for c in answer.citations] == [True, False]
+    strict = llm_assistant.ask(FREIGHT, strict=True)
+    assert "95" not in strict.answer and "73 freight cars" in strict.answer
+    assert all(c.supported for c in strict.citations)
+    assert "removed (strict)" in strict.sentences[1].flags
+
+
+def test_a_sentence_citing_the_wrong_passage_is_repaired(llm_assistant, server):
+    server.reply = lambda m: f"Satellite images showed 73 freight cars at Tumangang [{number_without(m, '73')}]."
+    answer = llm_assistant.ask(FREIGHT)
+    [citation] = answer.citations
+    assert citation.repaired and citation.supported and "73" in citation.quote
+    assert answer.sentences[0].supported and "does not support it" in answer.sentences[0].flags[0]
+
+
+def test_a_sentence_without_a_citation_gets_one_and_is_flagged(llm_assistant, server):
+    server.reply = lambda m: "Satellite images showed 73 freight cars at Tumangang station."
+    answer = llm_assistant.ask(FREIGHT)
+    assert answer.citations[0].repaired and "73" in answer.citations[0].quote
+    assert answer.sentences[0].flags and answer.sentences[0].flags[0].startswith("no citation")
+
+
+@pytest.mark.parametrize("written", [
+    "Kim Jong-un ordered the freight cars to carry 400 tanks to Moscow [1].",
+    "The reports do not say.",
+    "",
+])
+def test_an_answer_with_no_support_abstains_whatever_the_model_wrote(llm_assistant, server, written):
+    server.reply = lambda m: written
+    answer = llm_assistant.ask(FREIGHT)
+    assert answer.abstained and answer.answer == ABSTAIN and not answer.citations
+    assert all(not s.supported for s in answer.sentences)
+
+
+def test_the_history_is_condensed_before_retrieval(llm_assistant, server):
+    standalone = "How many freight cars were at Tumangang station in the satellite images?"
+    server.replies = [standalone]
+    server.reply = None
+    server.default_reply = "Satellite images showed 73 freight cars at Tumangang station [1]."
+    history = [{"role": "user", "content": "What did satellite images show at Tumangang?"},
+               {"role": "assistant", "content": "A surge of rail traffic [1]."}]
+    answer = llm_assistant.ask("And how many were there?", history=history)
+    assert answer.query == standalone and answer.question == "And how many were there?"
+    condense, final = server.requests
+    assert "What did satellite images show at Tumangang?" in condense["messages"][0]["content"]
+    assert "And how many were there?" in condense["messages"][0]["content"]
+    assert "Question: " + standalone in final["messages"][1]["content"]
+    assert any("73" in p.text for p in answer.retrieved[:3])
+
+
+def test_streaming_yields_the_text_then_the_verified_answer(llm_assistant, server):
+    written = ("Satellite images showed 73 freight cars at Tumangang station [1]. "
+               "Officials in Pyongyang confirmed 500 wagons [1].")
+    sent = []
+    server.reply = lambda m: sent.append(written.replace("[1]", f"[{number_with(m, '73')}]")) or sent[-1]
+    *deltas, answer = llm_assistant.ask_stream(FREIGHT)
+    assert len(deltas) > 3 and all(isinstance(d, str) for d in deltas)
+    assert "".join(deltas) == sent[0]
+    assert server.requests[-1]["stream"] is True
+    assert [s.supported for s in answer.sentences] == [True, False]
+
+
+def test_the_server_failing_is_an_llm_error_naming_it(llm_assistant, server):
+    def reply(m):
+        raise RuntimeError("model overloaded")
+
+    server.reply = reply
+    with pytest.raises(LLMError, match="model overloaded"):
+        llm_assistant.ask(FREIGHT)
+
+
+def test_misconfigured_llms_say_what_is_missing_and_call_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-matter")
+    with pytest.raises(LLMError, match="--llm-base-url"):
+        make_llm(Settings(answerer="openai", llm_model="gpt-4o"))  # no silent fallback to api.openai.com
+    with pytest.raises(LLMError, match="--llm-model"):
+        make_llm(Settings(answerer="ollama"))
+    with pytest.raises(LLMError, match="no model file"):
+        make_llm(Settings(answerer="llamacpp", llm_model=str(tmp_path / "missing.gguf")))
+    llm = make_llm(Settings(answerer="ollama", llm_model="llama3.2"))
+    assert llm.base_url == "http://127.0.0.1:11434"  # local unless told otherwise
+
+
+def test_cli_ask_with_the_openai_answerer(assistant, server):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    server.reply = lambda m: f"Satellite images showed 73 freight cars at Tumangang station [{number_with(m, '73')}]."
+    args = ["ask", FREIGHT, "--store", str(assistant.settings.store), "--answerer", "openai",
+            "--llm-model", "fake-model", "--llm-base-url", server.base_url]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["answerer"] == "openai" and data["sentences"][0]["supported"]
+    missing = CliRunner().invoke(app, ["ask", FREIGHT, "--store", str(assistant.settings.store),
+                                       "--answerer", "openai", "--llm-model", "m"])
+    assert missing.exit_code == 2 and "--llm-base-url" in missing.output
+
+
+def test_split_answer_gives_markers_to_their_sentence():
+    assert split_answer("Seventy-three cars were seen [1]. They were empty.[2][3] Kim left. [4]") == [
+        ("Seventy-three cars were seen.", [1]), ("They were empty.", [2, 3]), ("Kim left.", [4])]
+    assert split_answer("") == []
+
+
+def test_passage_window_widens_a_chunk_to_whole_sentences():
+    text = "First sentence here. Second one is longer, with 73 cars. Third sentence ends."
+    start, end = passage_window(text, 25, 50)
+    assert text[start:end] == "Second one is longer, with 73 cars."
