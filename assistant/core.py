@@ -346,7 +346,7 @@ class Assistant:
             return ABSTAIN, [], [AnswerSentence(text=c.text, markers=[], supported=False, support_score=c.score,
                                                 flags=c.flags) for c in checks]
         citations: list[Citation] = []
-        markers: dict[tuple[str, int, int, bool], int] = {}
+        markers: dict[tuple[str, int, int, bool, bool], int] = {}
         parts, sentences = [], []
         for c in checks:
             if strict and not c.supported:
@@ -355,7 +355,8 @@ class Assistant:
                 continue
             marks = []
             if c.span is not None and (c.supported or c.markers):
-                key = (c.span.doc_id, c.span.start, c.span.end, c.supported)  # a quote cited in vain is its own
+                # The same quote cited in vain, or by a sentence whose citation was moved, is a citation of its own.
+                key = (c.span.doc_id, c.span.start, c.span.end, c.supported, c.repaired)
                 if key not in markers:
                     markers[key] = len(citations) + 1
                     citations.append(_citation(markers[key], infos[c.span.doc_id], c.span.start, c.span.end,

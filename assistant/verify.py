@@ -17,17 +17,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .answer import _terms, sentence_spans
+from .answer import _stem, _terms, sentence_spans
 from .models import Passage
 
 MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s|\n")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+NUMBER = re.compile(r"\d+(?:[.,:/–-]\d+)*")  # a score (3-1), a time or a date is one figure
 MONTH = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b",
                    re.I)
 NAME = re.compile(r"\b[A-Z][a-zA-Z]+(?:-[A-Za-z]+)*")
+NEGATION = re.compile(r"\b(not|no|never|none|neither|nor|without)\b|n't\b", re.I)
+NEGATION_SKIP = {"a", "an", "the", "be", "been", "being", "is", "are", "was", "were", "have", "has", "had", "do",
+                 "does", "did", "yet", "to", "even", "ever", "always", "only", "just", "very", "so", "too"}
 COSINE_WEIGHT = 0.6  # the rest is the share of the sentence's words found in the span
 WINDOW_REACH = 300  # characters a passage is widened by, at most, to whole sentences
 
@@ -164,8 +167,12 @@ class Verifier:
 
 def missing_facts(sentence: str, span: str, title: str, document: str) -> list[str]:
     """The numbers, months and names of `sentence` that its quote does not back: numbers and months must
-    be in the span (or the report's title), a name anywhere in the report (a span says "he" for "Putin")."""
+    be in the span (or the report's title), a name anywhere in the report (a span says "he" for "Putin");
+    and a negation the span does not have ("did not sign" from "signed": embeddings barely see it)."""
     missing = []
+    negated = _negated(span)
+    for word in _negated(sentence, reach=1) - negated:
+        missing.append(f"a negation (not {word})")
     near = f"{span} {title}"
     have_numbers = _figures(near)
     # "one" is too often not a number ("one of the largest") to be asked for.
@@ -183,6 +190,17 @@ def missing_facts(sentence: str, span: str, title: str, document: str) -> list[s
         if name.lower() not in doc_low:
             missing.append(name)
     return missing
+
+
+def _negated(text: str, reach: int = 3) -> set[str]:
+    """Stems of the words a negation bears on: the `reach` words after "not", "never", "no"..."""
+    words = re.findall(r"[\w'’-]+", text.lower())
+    out = set()
+    for i, w in enumerate(words):
+        if NEGATION.fullmatch(w) or w.endswith(("n't", "n’t")):
+            following = [x for x in words[i + 1:i + 1 + reach + 2] if x not in NEGATION_SKIP][:reach]
+            out |= {_stem(x) for x in following}
+    return out
 
 
 def _figures(text: str) -> set[str]:

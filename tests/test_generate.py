@@ -186,3 +186,20 @@ def test_passage_window_widens_a_chunk_to_whole_sentences():
     text = "First sentence here. Second one is longer, with 73 cars. Third sentence ends."
     start, end = passage_window(text, 25, 50)
     assert text[start:end] == "Second one is longer, with 73 cars."
+
+
+def test_verification_catches_every_planted_sentence(llm_assistant, server):
+    """evals/planted.py on the first questions of the bundled set: true sentences stay, miscited ones are
+    repaired, and every planted one (changed figure, swapped name, negation, invention) is flagged."""
+    import importlib.util
+
+    from .conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("planted", ROOT / "evals" / "planted.py")
+    planted = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(planted)
+    questions = [json.loads(line) for line in (ROOT / "evals" / "sets" / "corpus.jsonl").read_text().splitlines()]
+    result = planted.run(llm_assistant, [q for q in questions if q["answerable"]][:6], server)
+    assert result["counts"]["number"] >= 4 and result["counts"]["negation"] >= 4
+    assert result["planted_caught"] == 1.0
+    assert result["ok_share"]["true"] == 1.0 and result["ok_share"]["miscited"] == 1.0
