@@ -323,6 +323,8 @@ class Assistant:
         streaming; returns all of it."""
         from .verify import passage_window
 
+        if not passages:  # nothing to answer from: no call, and the verifier abstains
+            return ""
         sources = []
         for p in passages:
             info = infos[p.doc_id]

@@ -26,7 +26,15 @@ def _text(value: str | None) -> str:
 def answer_markdown(answer: Answer) -> str:
     if answer.abstained:
         return f"*{_text(answer.answer)}*"
-    return _text(answer.answer)
+    if all(s.supported for s in answer.sentences):
+        return _text(answer.answer)
+    # A sentence the verifier found no support for is shown, struck through and labelled, never silently.
+    parts = []
+    for s in answer.sentences:
+        marks = "".join(f" \\[{m}\\]" for m in s.markers)
+        parts.append(f"{_text(s.text)}{marks}" if s.supported else
+                     f"~~{_text(s.text)}~~{marks} (⚠ not supported by the reports)")
+    return " ".join(parts)
 
 
 def sources_markdown(answer: Answer) -> str:
@@ -40,7 +48,10 @@ def sources_markdown(answer: Answer) -> str:
     for c in answer.citations:
         where = " · ".join(_text(x) for x in (c.source, c.author, c.date) if x)
         title = f"[{_text(c.title)}]({html.escape(c.url, quote=True)})" if c.url else _text(c.title)
-        lines.append(f"**[{c.marker}]** {title}  \n{where}  \n> {_text(c.quote)}\n")
+        check = "" if c.supported else " ⚠ **does not support the sentence that cites it**"
+        if c.supported and c.repaired:
+            check = " (citation moved here by the verifier)"
+        lines.append(f"**[{c.marker}]** {title}{check}  \n{where}  \n> {_text(c.quote)}\n")
     return "\n".join(lines)
 
 
@@ -49,12 +60,17 @@ def create_app(assistant: Assistant):
 
     def respond(message: str, history: list[dict]):
         if not message or not message.strip():
-            return history, gr.skip(), ""
+            yield history, gr.skip(), ""
+            return
         previous = [{"role": m["role"], "content": _plain(m["content"])} for m in history]
-        answer = assistant.ask(message, history=previous)
-        history = history + [{"role": "user", "content": _text(message)},
-                             {"role": "assistant", "content": answer_markdown(answer)}]
-        return history, sources_markdown(answer), ""
+        history = history + [{"role": "user", "content": _text(message)}]
+        written = ""
+        for item in assistant.ask_stream(message, history=previous):
+            if isinstance(item, Answer):  # verified: replaces what was streamed
+                yield history + [{"role": "assistant", "content": answer_markdown(item)}], sources_markdown(item), ""
+                return
+            written += item
+            yield history + [{"role": "assistant", "content": _text(written) + " …"}], "Checking sources…", ""
 
     with gr.Blocks(title="Report Assistant", analytics_enabled=False) as app:
         gr.Markdown("## Report Assistant\nAnswers come from your reports only; every sentence cites its source.")

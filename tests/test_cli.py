@@ -35,12 +35,15 @@ def test_ingest_json_contract(store):
 def test_ask_json_contract(store):
     data = json.loads(run("ask", "How many freight cars did satellite images show at Tumangang station?",
                           "--store", store, "--json").stdout)
-    assert set(data) == {"question", "answer", "abstained", "citations", "retrieved", "timings_ms"}
+    assert set(data) == {"question", "answer", "abstained", "citations", "retrieved", "timings_ms", "answerer",
+                         "query", "sentences"}
+    assert data["answerer"] == "extractive" and data["query"] == data["question"]
+    assert all(s["supported"] and s["markers"] for s in data["sentences"])
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}
     assert {int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])} == {c["marker"] for c in data["citations"]}
     c = data["citations"][0]
     assert set(c) == {"marker", "doc_id", "title", "source", "author", "date", "url", "path", "quote", "start", "end",
-                      "score", "also_in"}
+                      "score", "also_in", "supported", "support_score", "repaired"}
     assert "73" in c["quote"] and c["source"] and c["date"]
     shown = json.loads(run("docs", "show", c["doc_id"], "--store", store, "--json").stdout)
     assert shown["text"][c["start"]:c["end"]] == c["quote"]

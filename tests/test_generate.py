@@ -203,3 +203,30 @@ def test_verification_catches_every_planted_sentence(llm_assistant, server):
     assert result["counts"]["number"] >= 4 and result["counts"]["negation"] >= 4
     assert result["planted_caught"] == 1.0
     assert result["ok_share"]["true"] == 1.0 and result["ok_share"]["miscited"] == 1.0
+
+
+def test_generative_eval_runs_report_supported_and_repaired_shares(llm_assistant, server, tmp_path):
+    from assistant.evaluation.report import write_report
+    from assistant.evaluation.run import load_set, run_eval
+
+    from .conftest import ROOT
+
+    def reply(m):  # one true sentence citing the wrong passage, one invented
+        n = max(passages_of(m))
+        return f"{passages_of(m)[1].split(chr(10), 1)[1].split('. ')[0]}. [{n}] The moon is made of cheese [1]."
+
+    server.reply = reply
+    cases = [c for c in load_set(ROOT / "evals" / "sets" / "corpus.jsonl") if c.answerable][:3]
+    summary = run_eval(llm_assistant, cases, tmp_path / "run")
+    assert summary["run"]["answerer"] == "openai"
+    assert summary["verification"]["supported_sentences"] == 0.5
+    assert summary["verification"]["repaired_citations"] > 0
+    md, _ = write_report(tmp_path / "run")
+    assert "Verification of answer sentences" in md.read_text() and "supported_sentences" in md.read_text()
+
+
+def test_no_passages_means_no_llm_call_and_an_abstention(llm_assistant, server):
+    from assistant.models import Filters
+
+    answer = llm_assistant.ask(FREIGHT, filters=Filters(sources=["No Such Outlet"]))
+    assert answer.abstained and answer.answer == ABSTAIN and not server.requests

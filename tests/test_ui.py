@@ -48,3 +48,16 @@ def test_report_text_is_never_html():
     for shown in (answer_markdown(answer), sources_markdown(answer)):
         assert "<script>" not in shown and "<img" not in shown and "](javascript" not in shown
         assert "&lt;script&gt;" in shown
+
+
+def test_unsupported_sentences_are_shown_struck_and_labelled():
+    from assistant.models import AnswerSentence
+
+    answer = Answer(question="q", answer="x", abstained=False, citations=[], retrieved=[],
+                    timings_ms=Timings(retrieve=1, answer=1, total=2),
+                    sentences=[AnswerSentence(text="73 cars were seen.", markers=[1], supported=True, support_score=1),
+                               AnswerSentence(text="<b>95</b> wagons.", markers=[2], supported=False,
+                                              support_score=0.3)])
+    shown = answer_markdown(answer)
+    assert shown.startswith("73 cars were seen. \\[1\\]")
+    assert "~~&lt;b&gt;95&lt;/b&gt; wagons.~~ \\[2\\] (⚠ not supported by the reports)" in shown
