@@ -237,6 +237,11 @@ def serve(
     config: ConfigOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
+    auth: Annotated[Optional[str], typer.Option(
+        "--auth", help="USER:PASS required to open the chat [env ASSISTANT_AUTH]; needed for any --host "
+                       "but loopback.")] = None,
+    auth_file: Annotated[Optional[Path], typer.Option(
+        "--auth-file", help="A file holding USER:PASS on its first line.")] = None,
     answerer: AnswererOpt = None,
     llm_model: LlmModelOpt = None,
     llm_base_url: LlmUrlOpt = None,
@@ -244,10 +249,23 @@ def serve(
     strict: StrictOpt = None,
 ) -> None:
     """Start the chat in the browser (Gradio) over the store."""
+    import os
+
+    if auth_file:
+        try:
+            auth = auth_file.read_text(encoding="utf-8").splitlines()[0].strip()
+        except (OSError, IndexError) as exc:
+            _fail(f"--auth-file {auth_file}: cannot read USER:PASS from it ({exc})", code=2)
+    auth = auth or os.environ.get("ASSISTANT_AUTH")
+    if auth and (":" not in auth or not auth.split(":", 1)[0] or not auth.split(":", 1)[1]):
+        _fail("--auth takes USER:PASS, both non-empty", code=2)
+    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
+        _fail(f"--host {host} opens the chat to the network: set --auth USER:PASS (or --auth-file, "
+              "ASSISTANT_AUTH) so that only you can read your reports", code=2)
     assistant = _assistant(store, config, **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
     from .ui import launch
 
-    launch(assistant, host=host, port=port)
+    launch(assistant, host=host, port=port, auth=tuple(auth.split(":", 1)) if auth else None)
 
 
 @eval_app.command("run")

@@ -1,103 +1,342 @@
 """The chat: a Gradio Blocks app over one `Assistant`. Gradio is imported here and nowhere else;
-`create_app()` builds the app (tests use it without serving), `launch()` serves it."""
+`create_app()` builds the app (tests use it without serving), `launch()` serves it.
+
+Everything a report says is escaped before it reaches the page (`_esc`): the conversation, the
+passage panel and the library are HTML built here from escaped text, never from a report's markup.
+"""
 
 from __future__ import annotations
 
 import html
+import json
 import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
 
 from .core import Assistant
-from .models import Answer
+from .models import Answer, Filters
 
 EXAMPLES = [
     "How many freight cars did satellite images show at Tumangang station?",
-    "Who signed the satellite study?",
+    "Who wrote the satellite study?",
     "Where did Kim Jong-un and Vladimir Putin meet?",
     "How long did Kim's trip to Russia last?",
 ]
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".jsonl"]
+CONTEXT_CHARS = 700  # of the report shown on each side of a cited quote
+LEGEND = ('<div class="legend"><span class="ok">plain text</span>: a passage supports it, click its '
+          '<span class="cite-demo">[n]</span> to read it · <span class="bad">struck through ⚠</span>: '
+          'no passage supports it · <span class="abst">grey italics</span>: the reports do not answer</div>')
+CSS = """
+.conv { display: flex; flex-direction: column; gap: 14px; font-size: 15px; line-height: 1.5; }
+.conv .legend { font-size: 12px; opacity: 0.8; }
+.conv .q { align-self: flex-end; background: var(--color-accent-soft); padding: 8px 12px; border-radius: 10px;
+           max-width: 90%; }
+.conv .a { padding: 8px 12px; border-left: 3px solid var(--color-accent); }
+.conv .a.abstained, .legend .abst { border-left-color: #999; font-style: italic; color: #666; }
+.conv .a.streaming { opacity: 0.75; }
+.conv .s.bad, .legend .bad { text-decoration: line-through; text-decoration-color: #c0392b; }
+.conv .s.bad::after { content: " ⚠ not supported by the reports"; color: #c0392b; text-decoration: none;
+                      display: inline-block; font-size: 12px; }
+button.cite { border: none; background: none; color: var(--color-accent); cursor: pointer; padding: 0 2px;
+              font-weight: 600; font-size: inherit; }
+button.cite:focus-visible { outline: 2px solid var(--color-accent); }
+button.cite.bad { color: #c0392b; }
+.conv ol.sources { font-size: 13px; margin: 4px 0 0 0; padding-left: 18px; }
+.conv ol.sources li { margin-bottom: 4px; }
+.conv .also, .passage .meta, .passage .status { font-size: 12px; opacity: 0.85; }
+.passage .context { white-space: pre-wrap; font-size: 14px; line-height: 1.5; }
+.passage mark { background: #ffe066; color: #000; padding: 0 1px; }
+.passage .status.bad { color: #c0392b; }
+"""
+CLICK_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button.cite');
+  if (button) trigger('click', {turn: Number(button.dataset.turn), marker: Number(button.dataset.marker)});
+});
+"""
 
 
-def _text(value: str | None) -> str:
-    """Report text shown as text: never as HTML, never as Markdown markup."""
-    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(value or "", quote=True))
+def _esc(value: object) -> str:
+    return html.escape(str(value or ""), quote=True)
 
 
-def answer_markdown(answer: Answer) -> str:
-    if answer.abstained:
-        return f"*{_text(answer.answer)}*"
-    if all(s.supported for s in answer.sentences):
-        return _text(answer.answer)
-    # A sentence the verifier found no support for is shown, struck through and labelled, never silently.
-    parts = []
-    for s in answer.sentences:
-        marks = "".join(f" \\[{m}\\]" for m in s.markers)
-        parts.append(f"{_text(s.text)}{marks}" if s.supported else
-                     f"~~{_text(s.text)}~~{marks} (⚠ not supported by the reports)")
-    return " ".join(parts)
+def _link(url: str | None, text: str) -> str:
+    if url and re.match(r"https?://", url):
+        return f'<a href="{_esc(url)}" target="_blank" rel="noopener noreferrer">{_esc(text)}</a>'
+    return _esc(text)
 
 
-def sources_markdown(answer: Answer) -> str:
-    if not answer.citations:
-        if not answer.retrieved:
-            return "No sources."
-        lines = ["**No passage answers this question.** Closest passages:"]
-        lines += [f"- {_text(p.title)}: {_text(' '.join(p.text.split())[:200])}..." for p in answer.retrieved[:3]]
-        return "\n".join(lines)
-    lines = []
-    for c in answer.citations:
-        where = " · ".join(_text(x) for x in (c.source, c.author, c.date) if x)
-        title = f"[{_text(c.title)}]({html.escape(c.url, quote=True)})" if c.url else _text(c.title)
-        check = "" if c.supported else " ⚠ **does not support the sentence that cites it**"
-        if c.supported and c.repaired:
-            check = " (citation moved here by the verifier)"
-        lines.append(f"**[{c.marker}]** {title}{check}  \n{where}  \n> {_text(c.quote)}\n")
+# --- HTML built from answers (pure functions: the tests call them) -----------------------------------
+
+def render_conversation(turns: list[dict]) -> str:
+    """The whole conversation: each turn is {"question", "answer": ask JSON or None, "streaming": text}."""
+    if not turns:
+        return '<div class="conv"><p>Ask a question about the reports. Answers cite their sources.</p></div>'
+    parts = ['<div class="conv">', LEGEND]
+    for i, turn in enumerate(turns):
+        parts.append(f'<div class="q">{_esc(turn["question"])}</div>')
+        if turn.get("answer") is None:
+            parts.append(f'<div class="a streaming">{_esc(turn.get("streaming", ""))} …</div>')
+        else:
+            parts.append(render_answer(turn["answer"], i))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def render_answer(answer: dict, turn: int) -> str:
+    if answer["abstained"]:
+        return f'<div class="a abstained">{_esc(answer["answer"])}</div>'
+    supported = {c["marker"]: c["supported"] for c in answer["citations"]}
+    sentences = []
+    for s in answer["sentences"]:
+        marks = "".join(_cite(turn, m, supported.get(m, True)) for m in s["markers"])
+        title = f' title="{_esc("; ".join(s["flags"]))}"' if s["flags"] else ""
+        sentences.append(f'<span class="s {"ok" if s["supported"] else "bad"}"{title}>{_esc(s["text"])}</span>{marks}')
+    return f'<div class="a">{" ".join(sentences)}{render_sources(answer, turn)}</div>'
+
+
+def _cite(turn: int, marker: int, supported: bool = True) -> str:
+    return (f'<button class="cite{"" if supported else " bad"}" data-turn="{turn}" data-marker="{marker}" '
+            f'aria-label="Show source {marker}">[{marker}]</button>')
+
+
+def render_sources(answer: dict, turn: int) -> str:
+    """The sources under an answer; wire copies of a passage grouped under it."""
+    items = []
+    for c in answer["citations"]:
+        where = " · ".join(_esc(x) for x in (c["source"], c["date"]) if x)
+        also = ""
+        if c["also_in"]:
+            outlets = ", ".join(_esc(x["source"] or x["title"]) for x in c["also_in"])
+            also = f'<div class="also">Also ran in: {outlets}</div>'
+        quote = c["quote"] if len(c["quote"]) <= 240 else c["quote"][:240] + "…"
+        items.append(f'<li>{_cite(turn, c["marker"], c["supported"])} <b>{_esc(c["title"])}</b> · {where}'
+                     f' — “{_esc(quote)}”{also}</li>')
+    return f'<ol class="sources" aria-label="Sources">{"".join(items)}</ol>'
+
+
+def render_passage(citation: dict, text: str, author: str | None = None) -> str:
+    """The cited passage in its surrounding text, the quote in a <mark>, with the report's particulars."""
+    start, end = citation["start"], citation["end"]
+    before = text[max(0, start - CONTEXT_CHARS):start]
+    after = text[end:end + CONTEXT_CHARS]
+    meta = " · ".join(_esc(x) for x in (citation["source"], author or citation.get("author"), citation["date"]) if x)
+    if not citation["supported"]:
+        status = '<div class="status bad">⚠ This passage does not support the sentence that cites it.</div>'
+    elif citation.get("repaired"):
+        status = '<div class="status">The verifier moved this citation here: this passage supports the sentence.</div>'
+    else:
+        status = '<div class="status">✓ Supports the sentence that cites it.</div>'
+    also = ""
+    if citation["also_in"]:
+        also = '<div class="also">Also ran in: ' + ", ".join(
+            f'{_esc(x["source"] or "")} ({_esc(x["title"])})' for x in citation["also_in"]) + "</div>"
+    return (f'<div class="passage"><h3>[{citation["marker"]}] {_link(citation["url"], citation["title"])}</h3>'
+            f'<div class="meta">{meta}</div>{status}'
+            f'<p class="context">{"…" if start > CONTEXT_CHARS else ""}{_esc(before)}<mark>{_esc(text[start:end])}'
+            f'</mark>{_esc(after)}{"…" if end + CONTEXT_CHARS < len(text) else ""}</p>{also}'
+            f'<div class="meta">{_esc(citation["path"])}, characters {start}-{end}</div></div>')
+
+
+def export_markdown(turns: list[dict]) -> str:
+    lines = ["# Conversation with Report Assistant", ""]
+    for turn in turns:
+        answer = turn.get("answer")
+        if answer is None:
+            continue
+        lines += [f"## {turn['question']}", "", answer["answer"], ""]
+        for s in answer["sentences"]:
+            if not s["supported"]:
+                lines.append(f"- Not supported by the reports: {s['text']} ({'; '.join(s['flags'])})")
+        for c in answer["citations"]:
+            where = ", ".join(x for x in (c["source"], c["author"], c["date"]) if x)
+            lines += [f"[{c['marker']}] {c['title']} ({where}){'' if c['supported'] else ' - does NOT support it'}",
+                      f"> {c['quote']}", f"{c['url'] or c['path']}, characters {c['start']}-{c['end']}", ""]
     return "\n".join(lines)
 
+
+def export_json(turns: list[dict], assistant: Assistant) -> str:
+    """Every turn's ask JSON, with the hashes of the documents they cite and the settings used."""
+    answers = [t["answer"] for t in turns if t.get("answer") is not None]
+    cited = {c["doc_id"] for a in answers for c in a["citations"]} | {p["doc_id"] for a in answers
+                                                                      for p in a["retrieved"]}
+    hashes = {d.doc_id: d.hash for d in assistant.documents() if d.doc_id in cited}
+    settings = assistant.settings.model_dump(mode="json", exclude={"llm_api_key"})
+    return json.dumps({"exported": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "settings": settings,
+                       "documents": hashes, "turns": answers}, ensure_ascii=False, indent=2)
+
+
+def _history(turns: list[dict]) -> list[dict]:
+    out = []
+    for t in turns:
+        if t.get("answer") is not None:
+            out += [{"role": "user", "content": t["question"]}, {"role": "assistant", "content": t["answer"]["answer"]}]
+    return out
+
+
+# --- the app -----------------------------------------------------------------------------------------
 
 def create_app(assistant: Assistant):
     import gradio as gr
 
-    def respond(message: str, history: list[dict]):
-        if not message or not message.strip():
-            yield history, gr.skip(), ""
+    lock = threading.RLock()  # an ingest or removal never runs while a question reads the store
+    uploads = Path(assistant.settings.store) / "uploads"
+    answerers = list(dict.fromkeys(["extractive", assistant.settings.answerer]))
+
+    def library_rows(query: str = "") -> list[list]:
+        q = (query or "").lower()
+        return [[d.doc_id, d.title, d.source or "", d.date or "", d.chunks] for d in assistant.documents()
+                if not q or q in f"{d.doc_id} {d.title} {d.source or ''}".lower()]
+
+    def choices():
+        docs = assistant.documents()
+        outlets = sorted({d.source for d in docs if d.source})
+        titles = [(f"{d.title} ({d.source or 'no outlet'}, {d.date or 'undated'})", d.doc_id) for d in docs]
+        return gr.update(choices=outlets), gr.update(choices=titles), gr.update(choices=titles)
+
+    def respond(question, turns, outlets, since, until, doc_ids, answerer, top_k, strict):
+        if not question or not question.strip():
+            yield turns, gr.skip(), question
             return
-        previous = [{"role": m["role"], "content": _plain(m["content"])} for m in history]
-        history = history + [{"role": "user", "content": _text(message)}]
-        written = ""
-        for item in assistant.ask_stream(message, history=previous):
-            if isinstance(item, Answer):  # verified: replaces what was streamed
-                yield history + [{"role": "assistant", "content": answer_markdown(item)}], sources_markdown(item), ""
-                return
-            written += item
-            yield history + [{"role": "assistant", "content": _text(written) + " …"}], "Checking sources…", ""
+        try:
+            filters = Filters(sources=outlets or [], since=since or None, until=until or None, doc_ids=doc_ids or [])
+        except ValueError as exc:
+            raise gr.Error(str(exc).split("\n")[-1]) from None
+        turn = {"question": question, "answer": None, "streaming": ""}
+        turns = [*turns, turn]
+        with lock:
+            for item in assistant.ask_stream(question, top_k=int(top_k), history=_history(turns[:-1]),
+                                             filters=filters, answerer=answerer, strict=strict):
+                if isinstance(item, Answer):
+                    turn["answer"] = item.model_dump(mode="json")
+                else:
+                    turn["streaming"] += item
+                yield turns, render_conversation(turns), ""
+
+    def show_passage(turns, evt):
+        data = getattr(evt, "_data", None) or {}
+        try:
+            answer = turns[int(data["turn"])]["answer"]
+            citation = next(c for c in answer["citations"] if c["marker"] == int(data["marker"]))
+        except (KeyError, IndexError, StopIteration, TypeError, ValueError):
+            return gr.skip()
+        try:
+            doc = assistant.document(citation["doc_id"])
+        except KeyError:
+            return f'<div class="passage">{_esc(citation["title"])} has been removed from the library.</div>'
+        return render_passage(citation, doc.text, doc.author)
+
+    # Gradio finds the event data by the parameter's type; with postponed annotations it sees only a string.
+    show_passage.__annotations__["evt"] = gr.EventData
+
+    def ingest(files, progress=gr.Progress(track_tqdm=True)):
+        rows = []
+        paths = []
+        uploads.mkdir(parents=True, exist_ok=True)
+        for f in files or []:
+            source = Path(f if isinstance(f, str) else f.name)
+            if source.suffix.lower() not in UPLOAD_TYPES:
+                rows.append([source.name, "failed", "", 0, f"unsupported type {source.suffix or '(none)'}: "
+                                                             f"one of {' '.join(UPLOAD_TYPES)}"])
+                continue
+            # Kept in the store's uploads folder: the same file uploaded again updates its report.
+            target = uploads / source.name
+            shutil.copyfile(source, target)
+            paths.append(target)
+        if paths:
+            with lock:
+                report = assistant.ingest(paths, progress=True)
+            for d in report.documents:
+                rows.append([Path(d.path).name, d.status, d.doc_id or "", d.chunks, d.error or ""])
+        return (rows, library_rows(), *choices())
+
+    def remove(doc_ids, query):
+        with lock:
+            removed = assistant.remove(doc_ids or [])
+        message = f"Removed {len(removed)} document(s): {', '.join(removed)}" if removed else "Nothing removed."
+        return (message, library_rows(query), *choices())
+
+    def export(turns, kind):
+        folder = Path(tempfile.mkdtemp(prefix="report-assistant-export-"))
+        path = folder / f"conversation-{time.strftime('%Y%m%d-%H%M%S')}.{kind}"
+        path.write_text(export_markdown(turns) if kind == "md" else export_json(turns, assistant), encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
+
+    def api_ask(question: str) -> str:
+        """The same JSON text as `assistant ask --json`. Text, not a dict: gradio_client would take each
+        citation's "path" for a file to download."""
+        with lock:
+            return json.dumps(assistant.ask(question).model_dump(mode="json"), ensure_ascii=False, indent=2)
 
     with gr.Blocks(title="Report Assistant", analytics_enabled=False) as app:
+        turns = gr.State([])
         gr.Markdown("## Report Assistant\nAnswers come from your reports only; every sentence cites its source.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=480, sanitize_html=True, allow_tags=False,
-                                  feedback_options=None)
-                box = gr.Textbox(placeholder="Ask about the reports...", label="Question", autofocus=True)
-                gr.Examples(EXAMPLES, inputs=box)
-            with gr.Column(scale=2):
-                sources = gr.Markdown("Sources appear here.", label="Sources")
-        box.submit(respond, [box, chat], [chat, sources, box])
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=320):
+                    conversation = gr.HTML(render_conversation([]), js_on_load=CLICK_JS, elem_id="conversation",
+                                           padding=True, min_height=200)
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="Ask about the reports...", label="Question", autofocus=True,
+                                         scale=5, elem_id="question")
+                        ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=80)
+                    gr.Examples(EXAMPLES, inputs=box, label="Examples")
+                    with gr.Row():
+                        export_md = gr.Button("Export Markdown", size="sm")
+                        export_js = gr.Button("Export JSON", size="sm")
+                        clear = gr.Button("New conversation", size="sm")
+                    exported = gr.File(label="Export", visible=False, interactive=False, elem_id="export")
+                with gr.Column(scale=2, min_width=300):
+                    passage = gr.HTML('<div class="passage">Click a [n] in an answer to read its source here.'
+                                      "</div>", elem_id="passage", padding=True)
+                    with gr.Accordion("Filters", open=False):
+                        outlets = gr.Dropdown([], multiselect=True, label="Outlets")
+                        with gr.Row():
+                            since = gr.Textbox(label="Since", placeholder="YYYY[-MM[-DD]]", min_width=100)
+                            until = gr.Textbox(label="Until", placeholder="YYYY[-MM[-DD]]", min_width=100)
+                        doc_filter = gr.Dropdown([], multiselect=True, label="Documents")
+                    with gr.Accordion("Settings", open=False):
+                        answerer = gr.Dropdown(answerers, value=assistant.settings.answerer, label="Answerer")
+                        top_k = gr.Slider(1, 30, value=assistant.settings.top_k, step=1, label="Passages (top-k)")
+                        strict = gr.Checkbox(value=assistant.settings.strict,
+                                             label="Strict: remove sentences no passage supports")
+            with gr.Tab("Library", id="library"):
+                files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Drop reports here",
+                                elem_id="upload")
+                add = gr.Button("Add to library", variant="primary", elem_id="add")
+                results = gr.Dataframe(headers=["file", "status", "doc_id", "chunks", "error"], label="Ingest results",
+                                       interactive=False, wrap=True, elem_id="ingest-results")
+                search = gr.Textbox(label="Search the library", placeholder="title, outlet or id")
+                library = gr.Dataframe(library_rows(), headers=["doc_id", "title", "outlet", "date", "chunks"],
+                                       column_widths=["24%", "44%", "16%", "10%", "6%"],
+                                       label="Documents", interactive=False, wrap=True, elem_id="library")
+                with gr.Row():
+                    to_remove = gr.Dropdown([], multiselect=True, label="Remove documents", scale=4,
+                                            elem_id="remove-picker")
+                    remove_button = gr.Button("Remove", variant="stop", scale=1, elem_id="remove")
+                removed = gr.Markdown(elem_id="removed")
+
+        ask_inputs = [box, turns, outlets, since, until, doc_filter, answerer, top_k, strict]
+        box.submit(respond, ask_inputs, [turns, conversation, box], api_visibility="private")
+        ask_button.click(respond, ask_inputs, [turns, conversation, box], api_visibility="private")
+        conversation.click(show_passage, [turns], [passage], api_visibility="private")
+        clear.click(lambda: ([], render_conversation([])), None, [turns, conversation], api_visibility="private")
+        export_md.click(lambda t: export(t, "md"), [turns], [exported], api_visibility="private")
+        export_js.click(lambda t: export(t, "json"), [turns], [exported], api_visibility="private")
+        add.click(ingest, [files], [results, library, outlets, doc_filter, to_remove], api_visibility="private")
+        search.change(library_rows, [search], [library], api_visibility="private")
+        remove_button.click(remove, [to_remove, search], [removed, library, outlets, doc_filter, to_remove],
+                            api_visibility="private")
+        app.load(choices, None, [outlets, doc_filter, to_remove], api_visibility="private")
+        gr.api(api_ask, api_name="ask")
     return app
 
 
-def message_text(content: object) -> str:
-    """A chat message as plain text: Gradio 6 gives content as a list of {"type": "text", "text": ...}."""
-    if isinstance(content, list):
-        return " ".join(message_text(part) for part in content)
-    if isinstance(content, dict):
-        return str(content.get("text", ""))
-    return str(content)
-
-
-def _plain(content: object) -> str:
-    return html.unescape(re.sub(r"\\(.)", r"\1", message_text(content)))
-
-
-def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860) -> None:
-    create_app(assistant).launch(server_name=host, server_port=port, share=False, show_error=True)
+def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
+           auth: tuple[str, str] | None = None) -> None:
+    create_app(assistant).launch(server_name=host, server_port=port, share=False, show_error=True, auth=auth,
+                                 max_file_size=f"{int(assistant.settings.max_file_mb)}mb", css=CSS)

@@ -1,4 +1,4 @@
-"""A scripted OpenAI-compatible HTTP server for tests.
+"""A scripted OpenAI-compatible (and Ollama-compatible) HTTP server for tests.
 
 The generative answerers talk to "any OpenAI-compatible server" through llama-index's real client code
 (``OpenAILike`` -> ``openai`` -> ``httpx``). Mocking those layers would test the mock, so the tests run the real
@@ -7,17 +7,23 @@ client over real HTTP against this small server on 127.0.0.1 instead: no model, 
     with FakeOpenAI(reply=lambda messages: "Forty cars.") as server:
         llm = OpenAILike(model="fake-model", api_base=server.base_url, api_key="test", is_chat_model=True)
 
+The same server speaks the Ollama REST API that the ``ollama`` client (under llama-index's ``Ollama``) uses:
+``POST /api/chat`` (one JSON object, or NDJSON chunks when streaming) and ``POST /api/show``, which ``Ollama``
+asks for the context window when it is given none. Ollama's base URL is the server's root, ``server.root_url``.
+
 Every response closes its connection, so nothing lingers once the ``with`` block ends.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,7 +31,7 @@ Reply = Callable[[list[dict]], str]
 
 
 class FakeOpenAI:
-    """A scripted OpenAI-compatible server on 127.0.0.1 (a free port).
+    """A scripted OpenAI- and Ollama-compatible server on 127.0.0.1 (a free port).
 
     The completion text is ``reply(messages)`` if a callable is given, else the next of ``replies`` (popped in
     order), else ``default_reply``. Every request is recorded in ``requests`` (its JSON body plus ``"_path"``).
@@ -41,11 +47,17 @@ class FakeOpenAI:
         self._thread: threading.Thread | None = None
 
     @property
-    def base_url(self) -> str:
+    def root_url(self) -> str:
+        """The server's root: the base URL for Ollama clients."""
         if self._server is None:
             raise RuntimeError("FakeOpenAI is not running: use it as a context manager")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host}:{port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible API's base URL."""
+        return self.root_url + "/v1"
 
     def __enter__(self) -> FakeOpenAI:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -101,22 +113,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         self.close_connection = True
 
-    def _send_events(self, events: Iterator[dict]) -> None:
-        """Server-sent events, flushed one by one, then ``data: [DONE]``; the body ends when the connection does."""
+    def _send_stream(self, content_type: str, frames: Iterator[bytes]) -> None:
+        """A streamed body, flushed frame by frame; it ends when the connection does."""
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
         try:
-            for event in events:
-                self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            for frame in frames:
+                self.wfile.write(frame)
                 self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
-            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client stopped reading early
             pass
+
+    def _send_events(self, events: Iterator[dict]) -> None:
+        """Server-sent events (OpenAI), then ``data: [DONE]``."""
+        frames = (f"data: {json.dumps(event)}\n\n".encode() for event in events)
+        self._send_stream("text/event-stream", itertools.chain(frames, [b"data: [DONE]\n\n"]))
+
+    def _send_lines(self, objects: Iterator[dict]) -> None:
+        """Newline-delimited JSON (Ollama): one object a line."""
+        self._send_stream("application/x-ndjson", (json.dumps(obj).encode() + b"\n" for obj in objects))
 
     def do_GET(self) -> None:
         self.server.fake.requests.append({"_path": self.path})  # type: ignore[attr-defined]
@@ -138,6 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, _error("The request body is not a JSON object", "invalid_request_error"))
             return
         fake.requests.append({**body, "_path": self.path})
+        if self.path.startswith("/api/"):
+            self._ollama(fake, body)
+            return
         chat = self.path == "/v1/chat/completions"
         if not chat and self.path != "/v1/completions":
             self._send_json(404, _error(f"No route POST {self.path}", "invalid_request_error", "not_found"))
@@ -162,6 +184,37 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
             self._send_json(200, {**head, "object": "text_completion", "choices": [choice], "usage": usage})
+
+    def _ollama(self, fake: FakeOpenAI, body: dict) -> None:
+        """Ollama's /api/show (a context length to find) and /api/chat; its errors are ``{"error": "..."}``."""
+        if self.path not in ("/api/chat", "/api/show"):
+            self._send_json(404, {"error": f"No route POST {self.path}"})
+            return
+        if self.path == "/api/show":
+            self._send_json(200, {"modelfile": "", "parameters": "", "template": "{{ .Prompt }}",
+                                  "details": {"format": "gguf", "family": "fake", "parameter_size": "1B"},
+                                  "model_info": {"general.architecture": "fake", "fake.context_length": 8192},
+                                  "capabilities": ["completion"]})
+            return
+        messages = body.get("messages") or []
+        try:
+            text = fake.text_for(messages)
+        except Exception as exc:  # a scripted failure: the server's error
+            self._send_json(500, {"error": f"reply failed: {exc!r}"})
+            return
+        head = {"model": body.get("model", ""),
+                "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+        done = {"done": True, "done_reason": "stop", "total_duration": 0, "load_duration": 0,
+                "prompt_eval_count": sum(_words(m.get("content")) for m in messages), "prompt_eval_duration": 0,
+                "eval_count": _words(text), "eval_duration": 0}
+
+        def said(content: str, **more: Any) -> dict:
+            return {**head, "message": {"role": "assistant", "content": content}, **more}
+
+        if body.get("stream", True):  # Ollama streams unless told not to
+            self._send_lines(itertools.chain((said(p, done=False) for p in _pieces(text)), [said("", **done)]))
+        else:
+            self._send_json(200, said(text, **done))
 
 
 def _stream_events(head: dict, chat: bool, text: str, usage: dict | None) -> Iterator[dict]:

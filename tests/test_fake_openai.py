@@ -1,4 +1,5 @@
-"""The fake OpenAI server works with the real clients (llama-index's OpenAILike and openai) over loopback HTTP."""
+"""The fake server works with the real clients over loopback HTTP: llama-index's OpenAILike and openai, and
+llama-index's Ollama and ollama."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 import urllib.error
 import urllib.request
 
+import ollama
 import openai
 import pytest
 from llama_index.core.llms import ChatMessage
+from llama_index.llms.ollama import Ollama
 from llama_index.llms.openai_like import OpenAILike
 
 from .fake_openai import FakeOpenAI
@@ -114,3 +117,61 @@ def test_errors():
     assert server.requests[-2]["_raw"] == "{not json"
     with pytest.raises(RuntimeError, match="not running"):
         _ = server.base_url
+
+
+def test_ollama_chat_stream_chat_and_complete():
+    seen = []
+
+    def reply(messages: list[dict]) -> str:
+        seen.append(messages)
+        return TEXT
+
+    with FakeOpenAI(reply) as server:
+        llm = Ollama(model="fake", base_url=server.root_url, request_timeout=10)
+        response = llm.chat(MESSAGES)
+        chunks = list(llm.stream_chat(MESSAGES))
+        completed = llm.complete("How many?")
+    assert response.message.content == TEXT
+    assert response.raw["usage"] == {"prompt_tokens": 8, "completion_tokens": len(TEXT.split()),
+                                     "total_tokens": 8 + len(TEXT.split())}
+    assert "".join(c.delta for c in chunks) == TEXT and chunks[-1].message.content == TEXT
+    assert len([c for c in chunks if c.delta]) == len(TEXT.split())  # word by word
+    assert chunks[-1].raw["done"] is True and chunks[-1].raw["done_reason"] == "stop"
+    assert completed.text == TEXT
+    assert seen == [[{"role": "system", "content": "Answer from the reports."},
+                     {"role": "user", "content": "How many freight cars?"}]] * 2 + [
+                    [{"role": "user", "content": "How many?"}]]
+    show, chat, stream, complete = server.requests  # no context window given: Ollama asks the server for one
+    assert (show["_path"], show["model"]) == ("/api/show", "fake") and llm.context_window == 8192
+    assert [r["_path"] for r in (chat, stream, complete)] == ["/api/chat"] * 3
+    assert [r["stream"] for r in (chat, stream, complete)] == [False, True, False]
+    assert chat["model"] == "fake" and chat["options"]["num_ctx"] == 8192 and chat["messages"] == seen[0]
+
+
+def test_ollama_wire_format_and_errors():
+    with FakeOpenAI(replies=[TEXT]) as server:
+        request = urllib.request.Request(server.root_url + "/api/chat", data=json.dumps(
+            {"model": "m", "messages": [{"role": "user", "content": "Hi there"}]}).encode())  # streams by default
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.headers["Content-Type"] == "application/x-ndjson"
+            lines = [json.loads(line) for line in response.read().decode().splitlines()]
+        *pieces, last = lines
+        assert all(p["done"] is False and p["model"] == "m" and p["message"]["role"] == "assistant" for p in pieces)
+        assert "".join(p["message"]["content"] for p in pieces) == TEXT
+        assert last["done"] is True and last["done_reason"] == "stop" and last["message"]["content"] == ""
+        assert (last["prompt_eval_count"], last["eval_count"]) == (2, len(TEXT.split()))
+
+        server.reply = lambda messages: 1 / 0
+        client = ollama.Client(host=server.root_url, timeout=10)
+        hi = [{"role": "user", "content": "Hi"}]
+        with pytest.raises(ollama.ResponseError, match="ZeroDivisionError") as caught:
+            client.chat(model="m", messages=hi)
+        assert caught.value.status_code == 500
+        with pytest.raises(ollama.ResponseError, match="ZeroDivisionError") as caught:
+            list(client.chat(model="m", messages=hi, stream=True))
+        assert caught.value.status_code == 500
+        with pytest.raises(ollama.ResponseError, match="No route POST /api/generate") as caught:
+            client.generate(model="m", prompt="Hi")  # llama-index's Ollama completes through /api/chat
+        assert caught.value.status_code == 404
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = server.root_url

@@ -230,3 +230,34 @@ def test_no_passages_means_no_llm_call_and_an_abstention(llm_assistant, server):
 
     answer = llm_assistant.ask(FREIGHT, filters=Filters(sources=["No Such Outlet"]))
     assert answer.abstained and answer.answer == ABSTAIN and not server.requests
+
+
+def test_the_ollama_answerer_is_verified_too(assistant, server):
+    """The same verification behind llama-index's Ollama, which speaks Ollama's own API (/api/chat; NDJSON when
+    streaming) to the server's root."""
+    from assistant.models import Answer
+
+    a = Assistant(settings=assistant.settings.model_copy(update={
+        "answerer": "ollama", "llm_model": "fake", "llm_base_url": server.root_url}))
+    for part in ("embed_model", "store", "retriever", "answerer", "verifier", "chunker"):
+        a.__dict__[part] = getattr(assistant, part)
+
+    def reply(m):
+        n = number_with(m, "73")
+        return f"Satellite images showed 73 freight cars at Tumangang station [{n}]. The study counted 95 wagons [{n}]."
+
+    server.reply = reply
+    answer = a.ask(FREIGHT)
+    assert answer.answerer == "ollama" and not answer.abstained
+    good, bad = answer.sentences
+    assert good.supported and not bad.supported and any("95" in flag for flag in bad.flags)
+    [request] = server.requests  # the context window is configured: no /api/show first
+    assert request["_path"] == "/api/chat" and request["model"] == "fake" and request["stream"] is False
+    assert request["options"] == {"temperature": a.settings.llm_temperature, "num_ctx": a.settings.llm_context_window,
+                                  "num_predict": a.settings.llm_max_tokens}
+    assert "Question: " + FREIGHT in request["messages"][1]["content"]
+    *deltas, streamed = a.ask_stream(FREIGHT)
+    assert len(deltas) > 3 and all(isinstance(d, str) for d in deltas)
+    assert "".join(deltas) == reply(server.requests[-1]["messages"])
+    assert server.requests[-1]["_path"] == "/api/chat" and server.requests[-1]["stream"] is True
+    assert isinstance(streamed, Answer) and [s.supported for s in streamed.sentences] == [True, False]

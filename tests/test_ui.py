@@ -1,63 +1,81 @@
-"""The first chat: built with create_app, served on loopback, asked through gradio_client."""
+"""The chat's HTML, exports and serve options, without a browser (tests/test_browser.py drives the real page)."""
 
-import socket
+from __future__ import annotations
 
-import pytest
+import json
 
-from assistant.models import Answer, Citation, Timings
-from assistant.ui import answer_markdown, create_app, message_text, sources_markdown
+from typer.testing import CliRunner
 
+from assistant.cli import app
+from assistant.models import Answer, AnswerSentence, Citation, Copy, Timings
+from assistant.ui import export_json, export_markdown, render_conversation, render_passage
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def served(assistant):
-    app = create_app(assistant)
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/"
-    app.close()
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> *bold* [link](javascript:x)'
 
 
-def test_chat_answers_with_sources(served):
-    from gradio_client import Client
-
-    client = Client(served, verbose=False)
-    history, sources, box = client.predict(
-        "How many freight cars did satellite images show at Tumangang station?", [], api_name="/respond")
-    assert box == ""
-    reply = message_text(history[-1]["content"])
-    assert "73" in reply and "\\[1\\]" in reply
-    assert "Northeast Asia Monitor" in sources and "2023-10-06" in sources and "73 freight cars" in sources
-    # a follow-up reads the history the chat sends back
-    history, sources, _ = client.predict("And who signed it?", history, api_name="/respond")
-    assert len(history) == 4 and message_text(history[-1]["content"])
+def hostile_answer() -> dict:
+    citation = Citation(marker=1, doc_id="d", title=HOSTILE, source=HOSTILE, author=HOSTILE, date="2023-01-01",
+                        url="javascript:alert(3)", path="/x", quote=HOSTILE, start=10, end=10 + len(HOSTILE),
+                        score=0.9, also_in=[Copy(doc_id="e", chunk_id="e::0", title=HOSTILE, source=HOSTILE,
+                                                 start=0, end=5)])
+    return Answer(question=HOSTILE, answer=f"{HOSTILE} [1]", abstained=False, retrieved=[], citations=[citation],
+                  timings_ms=Timings(retrieve=1, answer=1, total=2),
+                  sentences=[AnswerSentence(text=HOSTILE, markers=[1], supported=True, support_score=1.0),
+                             AnswerSentence(text="95 wagons.", markers=[], supported=False, support_score=0.3,
+                                            flags=["not in the source: 95"])]).model_dump(mode="json")
 
 
 def test_report_text_is_never_html():
-    hostile = '<script>alert(1)</script><img src=x onerror="alert(2)"> *bold* [link](javascript:x)'
-    answer = Answer(question="q", answer=f"{hostile} [1]", abstained=False, retrieved=[],
-                    timings_ms=Timings(retrieve=1, answer=1, total=2),
-                    citations=[Citation(marker=1, doc_id="d", title=hostile, source=hostile, author=None,
-                                        date="2023-01-01", url=None, path="/x", quote=hostile, start=0, end=1,
-                                        score=0.9)])
-    for shown in (answer_markdown(answer), sources_markdown(answer)):
-        assert "<script>" not in shown and "<img" not in shown and "](javascript" not in shown
-        assert "&lt;script&gt;" in shown
+    answer = hostile_answer()
+    shown = [render_conversation([{"question": HOSTILE, "answer": answer}]),
+             render_passage(answer["citations"][0], "0123456789" + HOSTILE + " after")]
+    for page in shown:
+        assert "<script>" not in page and "<img" not in page and "javascript:" not in page.replace(
+            "javascript:x", "")  # the text "[link](javascript:x)" stays as text, never a link
+        assert "&lt;script&gt;" in page
+    assert '<a href' not in shown[1]  # a javascript: URL is not made a link
 
 
-def test_unsupported_sentences_are_shown_struck_and_labelled():
-    from assistant.models import AnswerSentence
+def test_answers_show_markers_sources_and_unsupported_sentences():
+    page = render_conversation([{"question": "q", "answer": hostile_answer()}])
+    assert 'class="cite" data-turn="0" data-marker="1"' in page
+    assert '<span class="s bad" title="not in the source: 95">95 wagons.</span>' in page
+    assert "Also ran in:" in page and 'class="legend"' in page
+    abstained = {**hostile_answer(), "abstained": True, "answer": "The reports do not say."}
+    assert '<div class="a abstained">The reports do not say.</div>' in render_conversation(
+        [{"question": "q", "answer": abstained}])
+    streaming = render_conversation([{"question": "q", "answer": None, "streaming": "Seventy"}])
+    assert 'class="a streaming">Seventy …' in streaming
 
-    answer = Answer(question="q", answer="x", abstained=False, citations=[], retrieved=[],
-                    timings_ms=Timings(retrieve=1, answer=1, total=2),
-                    sentences=[AnswerSentence(text="73 cars were seen.", markers=[1], supported=True, support_score=1),
-                               AnswerSentence(text="<b>95</b> wagons.", markers=[2], supported=False,
-                                              support_score=0.3)])
-    shown = answer_markdown(answer)
-    assert shown.startswith("73 cars were seen. \\[1\\]")
-    assert "~~&lt;b&gt;95&lt;/b&gt; wagons.~~ \\[2\\] (⚠ not supported by the reports)" in shown
+
+def test_the_passage_panel_marks_the_quote_in_its_context():
+    text = "Before the quote. " + "Satellite images showed 73 freight cars." + " After the quote."
+    citation = {**hostile_answer()["citations"][0], "title": "Study", "url": "https://example.org/a", "start": 18,
+                "end": 18 + len("Satellite images showed 73 freight cars.")}
+    panel = render_passage(citation, text)
+    assert "Before the quote. <mark>Satellite images showed 73 freight cars.</mark> After the quote." in panel
+    assert '<a href="https://example.org/a" target="_blank" rel="noopener noreferrer">Study</a>' in panel
+    assert "Supports the sentence" in panel
+    assert "does not support" in render_passage({**citation, "supported": False}, text)
+
+
+def test_exports_carry_provenance(assistant):
+    answer = assistant.ask("How many freight cars did satellite images show at Tumangang station?")
+    turns = [{"question": answer.question, "answer": answer.model_dump(mode="json")}]
+    md = export_markdown(turns)
+    assert "## How many freight cars" in md and "> " + answer.citations[0].quote in md and "characters" in md
+    data = json.loads(export_json(turns, assistant))
+    assert data["turns"][0] == turns[0]["answer"]
+    cited = answer.citations[0].doc_id
+    assert data["documents"][cited] == assistant.document(cited).hash
+    assert data["settings"]["chunk_size"] == assistant.settings.chunk_size and "llm_api_key" not in data["settings"]
+
+
+def test_serve_refuses_the_network_without_a_password(tmp_path):
+    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path), "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and "--auth" in result.output
+    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path), "--host", "0.0.0.0", "--auth", "nopass"])
+    assert result.exit_code == 2 and "USER:PASS" in result.output
+    (tmp_path / "auth").write_text("")
+    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path), "--auth-file", str(tmp_path / "auth")])
+    assert result.exit_code == 2 and "auth-file" in result.output

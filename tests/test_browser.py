@@ -1,0 +1,204 @@
+"""The chat in a real browser: `assistant serve` on a free loopback port over a copy of the session's
+store, driven by Playwright with Debian's headless Chromium (no browser download). Screenshots of the
+main screens go to test-output/screenshots/."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SHOTS = ROOT / "test-output" / "screenshots"
+FREIGHT = "How many freight cars did satellite images show at Tumangang station?"
+NEW_REPORT = """---
+title: Ferry crews walk out in Harbor City
+source: Harbor City Times
+date: 2024-03-01
+---
+Ferry crews in Harbor City walked out on Friday, halting all 42 daily crossings to the islands.
+
+The union said the strike would last until the port authority reopened pay talks.
+"""
+HOSTILE_REPORT = """---
+title: Council notes <img src=x onerror="window.__pwned = 2">
+source: Lakeside Evening Post
+date: 2024-04-02
+---
+The lantern committee published its budget <script>window.__pwned = 1</script> on Tuesday, setting aside
+18,000 dollars for paper lanterns.
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(assistant, tmp_path_factory):
+    """`assistant serve` in its own process, on a copy of the session's store (uploads change it)."""
+    store = tmp_path_factory.mktemp("served") / "store"
+    shutil.copytree(assistant.settings.store, store)
+    port = free_port()
+    log = open(store.parent / "serve.log", "w")  # noqa: SIM115  (closed below)
+    process = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)],
+                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if process.poll() is not None:
+                break
+            time.sleep(0.5)
+    else:
+        process.kill()
+    if process.poll() is not None:
+        pytest.fail(f"assistant serve did not start: {(store.parent / 'serve.log').read_text()[-2000:]}")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium")
+    if not chromium:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server)
+    page.locator("#question textarea").wait_for()
+    yield page
+    context.close()
+
+
+def ask(page, question: str) -> str:
+    """Asks in the chat and waits for the verified answer (the streamed text is replaced by it)."""
+    turns = page.locator("#conversation .q").count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    page.wait_for_function(
+        f"document.querySelectorAll('#conversation .a:not(.streaming)').length > {turns}", timeout=60_000)
+    return page.locator("#conversation .a").last.inner_text()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_ask_then_click_a_marker_to_read_the_highlighted_source(page):
+    answer = ask(page, FREIGHT)
+    assert "73" in answer
+    page.locator("#conversation .a button.cite").first.click()
+    mark = page.locator("#passage mark")
+    mark.wait_for(timeout=20_000)
+    assert "73 freight cars" in mark.inner_text()
+    assert "Northeast Asia Monitor" in page.locator("#passage").inner_text()
+    shot(page, "chat")
+    # a second question keeps the conversation; its marker is a button, pressed here with the keyboard
+    ask(page, "How long did Kim Jong-un's trip to Russia last?")
+    assert page.locator("#conversation .q").count() == 2
+    first = mark.inner_text()
+    page.locator("#conversation .a").last.locator("button.cite").first.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.querySelector('#passage mark').innerText !== {json.dumps(first)}",
+                           timeout=20_000)
+
+
+def test_abstention_looks_like_one_and_the_export_has_provenance(page):
+    ask(page, "What did Kim and Putin eat at the summit banquet?")
+    assert page.locator("#conversation .a.abstained").count() == 1
+    page.get_by_role("button", name="Export JSON").click()
+    link = page.locator("#export a[download]").first
+    link.wait_for(timeout=20_000)
+    assert ".json" in page.locator("#export").inner_text()
+    with page.expect_download() as download:
+        link.click()
+    exported = json.loads(Path(download.value.path()).read_text())
+    assert exported["turns"][0]["abstained"] and exported["settings"]["top_k"]
+
+
+def test_upload_ask_and_remove_a_report(page, tmp_path):
+    report = tmp_path / "2024-03-01 ferry strike (Harbor City).md"  # spaces and brackets in the name
+    report.write_text(NEW_REPORT)
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#upload input[type=file]").set_input_files(str(report))
+    page.locator("#add").click()
+    results = page.locator("#ingest-results")
+    page.wait_for_function("document.querySelector('#ingest-results').innerText.includes('added')", timeout=60_000)
+    assert "Ferry crews walk out" in page.locator("#library").inner_text()
+    shot(page, "library")
+    page.get_by_role("tab", name="Chat").click()
+    assert "42" in ask(page, "How many daily crossings did the ferry strike halt?")
+    page.get_by_role("tab", name="Library").click()
+    picker = page.locator("#remove-picker input")
+    picker.click()
+    picker.fill("Ferry crews")
+    page.get_by_role("option", name="Ferry crews walk out").first.click()
+    page.locator("#remove").click()
+    page.wait_for_function("!document.querySelector('#library').innerText.includes('Ferry crews walk out')",
+                           timeout=30_000)
+    assert "Removed 1 document" in page.locator("#removed").inner_text()
+    assert results.count() == 1
+
+
+def test_a_hostile_report_is_shown_as_text_and_runs_nothing(page, tmp_path):
+    report = tmp_path / "council-lanterns.md"
+    report.write_text(HOSTILE_REPORT)
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#upload input[type=file]").set_input_files(str(report))
+    page.locator("#add").click()
+    page.wait_for_function("document.querySelector('#ingest-results').innerText.includes('added')", timeout=60_000)
+    page.get_by_role("tab", name="Chat").click()
+    answer = ask(page, "How much did the lantern committee set aside for paper lanterns?")
+    assert "18,000" in answer
+    page.locator("#conversation .a button.cite").first.click()
+    page.locator("#passage mark").wait_for(timeout=20_000)
+    assert "<script>window.__pwned = 1</script>" in page.locator("#passage").inner_text()
+    assert 'onerror="window.__pwned = 2"' in page.locator("#conversation").inner_text()
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#conversation img, #passage img, #conversation script, #passage script").count() == 0
+
+
+def test_phone_width_has_no_sideways_scrolling(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    ask(page, FREIGHT)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    shot(page, "phone")
+
+
+def test_the_api_endpoint_answers_like_the_cli(server):
+    from gradio_client import Client
+
+    data = json.loads(Client(server, verbose=False).predict(FREIGHT, api_name="/ask"))
+    assert set(data) == {"question", "answer", "abstained", "citations", "retrieved", "timings_ms", "answerer",
+                         "query", "sentences"}
+    assert "73" in data["citations"][0]["quote"]
+
