@@ -170,6 +170,24 @@ def export_json(turns: list[dict], assistant: Assistant) -> str:
                        "documents": hashes, "turns": answers}, ensure_ascii=False, indent=2)
 
 
+def stage_uploads(files: list[Path], folder: Path) -> tuple[list[Path], list[list]]:
+    """Uploaded files copied into the store's uploads folder, so that the same file uploaded again updates
+    its report; and a result row for each file refused (its type is checked here too, not only in the
+    browser)."""
+    paths, rows = [], []
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in files:
+        if source.suffix.lower() not in UPLOAD_TYPES:
+            kind = source.suffix or "(none)"
+            rows.append([source.name, "failed", "", 0,
+                         f"{source.name}: unsupported type {kind}: one of {' '.join(UPLOAD_TYPES)}"])
+            continue
+        target = folder / source.name
+        shutil.copyfile(source, target)
+        paths.append(target)
+    return paths, rows
+
+
 def _history(turns: list[dict]) -> list[dict]:
     out = []
     for t in turns:
@@ -234,19 +252,7 @@ def create_app(assistant: Assistant):
     show_passage.__annotations__["evt"] = gr.EventData
 
     def ingest(files, progress=gr.Progress(track_tqdm=True)):
-        rows = []
-        paths = []
-        uploads.mkdir(parents=True, exist_ok=True)
-        for f in files or []:
-            source = Path(f if isinstance(f, str) else f.name)
-            if source.suffix.lower() not in UPLOAD_TYPES:
-                rows.append([source.name, "failed", "", 0, f"unsupported type {source.suffix or '(none)'}: "
-                                                             f"one of {' '.join(UPLOAD_TYPES)}"])
-                continue
-            # Kept in the store's uploads folder: the same file uploaded again updates its report.
-            target = uploads / source.name
-            shutil.copyfile(source, target)
-            paths.append(target)
+        paths, rows = stage_uploads([Path(f if isinstance(f, str) else f.name) for f in files or []], uploads)
         if paths:
             with lock:
                 report = assistant.ingest(paths, progress=True)
@@ -294,7 +300,7 @@ def create_app(assistant: Assistant):
                     passage = gr.HTML('<div class="passage">Click a [n] in an answer to read its source here.'
                                       "</div>", elem_id="passage", padding=True)
                     with gr.Accordion("Filters", open=False):
-                        outlets = gr.Dropdown([], multiselect=True, label="Outlets")
+                        outlets = gr.Dropdown([], multiselect=True, label="Outlets", elem_id="outlets")
                         with gr.Row():
                             since = gr.Textbox(label="Since", placeholder="YYYY[-MM[-DD]]", min_width=100)
                             until = gr.Textbox(label="Until", placeholder="YYYY[-MM[-DD]]", min_width=100)

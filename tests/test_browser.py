@@ -4,6 +4,7 @@ main screens go to test-output/screenshots/."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -46,33 +47,45 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def serving(store: Path, *args: str):
+    """`assistant serve` in its own process on a free loopback port; yields its URL."""
+    port = free_port()
+    log_path = store.parent / f"serve-{port}.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--store", str(store),
+                                    "--port", str(port), *args],
+                                   stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.time() + 120
+        while time.time() < deadline and process.poll() is None:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        if process.poll() is not None or time.time() >= deadline:
+            process.kill()
+            pytest.fail(f"assistant serve did not start: {log_path.read_text()[-2000:]}")
+        try:
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
 @pytest.fixture(scope="module")
-def server(assistant, tmp_path_factory):
-    """`assistant serve` in its own process, on a copy of the session's store (uploads change it)."""
+def served_store(assistant, tmp_path_factory) -> Path:
+    """A copy of the session's store: uploads in these tests change it."""
     store = tmp_path_factory.mktemp("served") / "store"
     shutil.copytree(assistant.settings.store, store)
-    port = free_port()
-    log = open(store.parent / "serve.log", "w")  # noqa: SIM115  (closed below)
-    process = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None:
-                break
-            time.sleep(0.5)
-    else:
-        process.kill()
-    if process.poll() is not None:
-        pytest.fail(f"assistant serve did not start: {(store.parent / 'serve.log').read_text()[-2000:]}")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    return store
+
+
+@pytest.fixture(scope="module")
+def server(served_store):
+    with serving(served_store) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +215,39 @@ def test_the_api_endpoint_answers_like_the_cli(server):
                          "query", "sentences"}
     assert "73" in data["citations"][0]["quote"]
 
+
+
+def test_filters_limit_the_answer_to_an_outlet(page):
+    page.get_by_text("Filters").click()
+    outlets = page.locator("#outlets input")
+    outlets.click()
+    outlets.fill("Lakeside")
+    page.get_by_role("option", name="Lakeside Evening Post").first.click()
+    page.keyboard.press("Escape")
+    ask(page, FREIGHT)
+    sources = page.locator("#conversation .sources").last.inner_text()
+    assert "Lakeside Evening Post" in sources
+    assert "Northeast Asia Monitor" not in sources and "Harbor City Times" not in sources
+
+
+def test_an_unsupported_upload_is_refused_by_name(page, tmp_path):
+    bad = tmp_path / "payload.exe"
+    bad.write_bytes(b"MZ\x90\x00")
+    page.get_by_role("tab", name="Library").click()
+    page.locator("#upload input[type=file]").set_input_files(str(bad))
+    toast = page.locator(".toast-wrap").first
+    toast.wait_for(timeout=10_000)
+    assert "Invalid file type: payload.exe" in toast.inner_text() and ".jsonl" in toast.inner_text()
+    page.locator("#add").click()
+    page.wait_for_timeout(1000)
+    assert "payload.exe" not in page.locator("#library").inner_text()
+
+
+def test_a_password_keeps_the_chat_and_the_api_closed(served_store):
+    from gradio_client import Client
+
+    with serving(served_store, "--auth", "editor:s3cret") as url:
+        with pytest.raises(Exception):  # noqa: B017  (gradio_client raises its own error kinds)
+            Client(url, verbose=False).predict(FREIGHT, api_name="/ask")
+        data = json.loads(Client(url, auth=("editor", "s3cret"), verbose=False).predict(FREIGHT, api_name="/ask"))
+        assert "73" in data["citations"][0]["quote"]

@@ -79,3 +79,14 @@ def test_serve_refuses_the_network_without_a_password(tmp_path):
     (tmp_path / "auth").write_text("")
     result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path), "--auth-file", str(tmp_path / "auth")])
     assert result.exit_code == 2 and "auth-file" in result.output
+
+
+def test_uploads_are_staged_in_the_store_and_bad_types_refused_by_name(tmp_path):
+    from assistant.ui import stage_uploads
+
+    good, bad = tmp_path / "a report.md", tmp_path / "payload.exe"
+    good.write_text("# Title\n\nText.")
+    bad.write_bytes(b"MZ")
+    paths, rows = stage_uploads([good, bad], tmp_path / "store" / "uploads")
+    assert paths == [tmp_path / "store" / "uploads" / "a report.md"] and paths[0].read_text() == good.read_text()
+    assert rows == [["payload.exe", "failed", "", 0, rows[0][4]]] and rows[0][4].startswith("payload.exe: unsupported")
