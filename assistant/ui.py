@@ -44,7 +44,7 @@ CSS = """
 button.cite { border: none; background: none; color: var(--color-accent); cursor: pointer; padding: 0 2px;
               font-weight: 600; font-size: inherit; }
 button.cite:focus-visible { outline: 2px solid var(--color-accent); }
-button.cite.bad { color: #c0392b; }
+button.cite.bad, .conv .warn { color: #c0392b; }
 .conv ol.sources { font-size: 13px; margin: 4px 0 0 0; padding-left: 18px; }
 .conv ol.sources li { margin-bottom: 4px; }
 .conv .also, .passage .meta, .passage .status { font-size: 12px; opacity: 0.85; }
@@ -114,8 +114,9 @@ def render_sources(answer: dict, turn: int) -> str:
             outlets = ", ".join(_esc(x["source"] or x["title"]) for x in c["also_in"])
             also = f'<div class="also">Also ran in: {outlets}</div>'
         quote = c["quote"] if len(c["quote"]) <= 240 else c["quote"][:240] + "…"
+        warning = "" if c["supported"] else ' <span class="warn">⚠ does not support the sentence citing it</span>'
         items.append(f'<li>{_cite(turn, c["marker"], c["supported"])} <b>{_esc(c["title"])}</b> · {where}'
-                     f' — “{_esc(quote)}”{also}</li>')
+                     f' — “{_esc(quote)}”{warning}{also}</li>')
     return f'<ol class="sources" aria-label="Sources">{"".join(items)}</ol>'
 
 

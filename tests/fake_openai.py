@@ -41,6 +41,7 @@ class FakeOpenAI:
         self.reply = reply
         self.replies: list[str] = list(replies or [])
         self.default_reply = "This is the fake server's reply."
+        self.stream_delay = 0.0  # seconds between streamed pieces: lets a browser test see the stream
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -125,6 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
             for frame in frames:
                 self.wfile.write(frame)
                 self.wfile.flush()
+                time.sleep(self.server.fake.stream_delay)  # type: ignore[attr-defined]
         except (BrokenPipeError, ConnectionResetError):  # the client stopped reading early
             pass
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -251,3 +252,31 @@ def test_a_password_keeps_the_chat_and_the_api_closed(served_store):
             Client(url, verbose=False).predict(FREIGHT, api_name="/ask")
         data = json.loads(Client(url, auth=("editor", "s3cret"), verbose=False).predict(FREIGHT, api_name="/ask"))
         assert "73" in data["citations"][0]["quote"]
+
+
+def test_an_llm_answer_streams_then_shows_its_verified_sentences(served_store, browser):
+    """A served chat with the openai answerer, on the scripted server: the text streams in, then the
+    sentence no passage supports is struck through and its marker shown as a bad citation."""
+    from .fake_openai import FakeOpenAI
+
+    def reply(messages):
+        user = messages[-1]["content"]
+        n = next(int(m) for m, text in re.findall(r"\[(\d+)\] [^\n]*\n([^\n]*)", user) if "73" in text)
+        return (f"Satellite images showed 73 freight cars at Tumangang station [{n}]. "
+                f"The study counted 95 wagons on the Russian side [{n}].")
+
+    with FakeOpenAI(reply) as llm:
+        llm.stream_delay = 0.15
+        with serving(served_store, "--answerer", "openai", "--llm-model", "fake-model",
+                     "--llm-base-url", llm.base_url) as url:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url)
+            page.locator("#question textarea").fill(FREIGHT)
+            page.locator("#question textarea").press("Enter")
+            page.locator("#conversation .a.streaming").wait_for(timeout=60_000)
+            page.locator("#conversation .sources").wait_for(timeout=60_000)
+            assert page.locator("#conversation .s.ok").first.inner_text().startswith("Satellite images showed 73")
+            assert "95 wagons" in page.locator("#conversation .s.bad").first.inner_text()
+            assert page.locator("#conversation .sources button.cite.bad").count() == 1
+            shot(page, "llm-verified")
+            page.close()
