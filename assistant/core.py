@@ -147,7 +147,8 @@ class Assistant:
                                                       status="unchanged", chunks=info.chunks))
             return
         try:
-            loaded = loaders.load_file(path, int(self.settings.max_file_mb * 1e6))
+            loaded = loaders.load_file(path, int(self.settings.max_file_mb * 1e6),
+                                       int(self.settings.max_document_mb * 1e6))
         except loaders.LoadError as exc:
             self._record(report, IngestedDocument(doc_id=None, path=str(path), title=None, status="failed",
                                                   error=str(exc)))

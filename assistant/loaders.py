@@ -103,8 +103,12 @@ def _walk(folder: Path, errors: list[tuple[str, str]]) -> Iterator[Path]:
                 yield entry
 
 
-def load_file(path: Path, max_bytes: int) -> LoadedFile:
-    """Read one file. Raises LoadError with a message that names the file and the reason."""
+MAX_RUN = 100_000  # characters without a space: encoded or binary data, never prose
+
+
+def load_file(path: Path, max_bytes: int, max_document_chars: int = 10_000_000) -> LoadedFile:
+    """Read one file. Raises LoadError with a message that names the file and the reason. `max_bytes`
+    bounds the file, `max_document_chars` each report in it (a JSONL archive holds many)."""
     ext = path.suffix.lower()
     if ext not in SUPPORTED:
         raise LoadError(f"{path}: unsupported file type {ext or '(none)'} (supported: {', '.join(SUPPORTED)})")
@@ -119,15 +123,42 @@ def load_file(path: Path, max_bytes: int) -> LoadedFile:
     if not data.strip():
         raise LoadError(f"{path}: empty file")
     if ext == ".jsonl":
-        return _load_jsonl(path, data)
+        loaded = _load_jsonl(path, data)
+        for doc in list(loaded.documents):
+            problem = _not_prose(doc.text, max_document_chars)
+            if problem:
+                loaded.documents.remove(doc)
+                loaded.errors.append(f"{doc.locator.replace(str(path.resolve()), str(path))}: {problem}")
+        if not loaded.documents:
+            raise LoadError(f"{path}: no readable line ({loaded.errors[0]})")
+        return loaded
+    if ext not in (".pdf", ".docx") and len(data) > max_document_chars * 4:  # more than any text it could hold
+        raise LoadError(f"{path}: {_not_prose('', max_document_chars, len(data))}")
     reader = {".pdf": _read_pdf, ".docx": _read_docx, ".html": _read_html, ".htm": _read_html}.get(ext, _read_text)
     text, meta = reader(path, data)
     text = _clean(text)
     if not text:
         raise LoadError(f"{path}: no text")
+    problem = _not_prose(text, max_document_chars)
+    if problem:
+        raise LoadError(f"{path}: {problem}")
     meta.setdefault("title", None)
     meta["title"] = meta["title"] or _first_line(text) or path.stem
     return LoadedFile(str(path), [LoadedDocument(text, str(path), str(path.resolve()), _normalise(meta))])
+
+
+def _not_prose(text: str, max_chars: int, size: int = 0) -> str | None:
+    """Why a report's text cannot be ingested as it is, if it cannot: embedding a 50 MB dump or a
+    5 MB line of base64 would take hours and answer nothing."""
+    if len(text) > max_chars or size:
+        amount = f"{len(text) / 1e6:.1f} million characters" if text else f"{size / 1e6:.1f} MB"
+        return (f"one report of {amount} is over the limit of {max_chars / 1e6:g} million characters "
+                "(setting max_document_mb); split it, or raise the limit")
+    run = re.search(rf"\S{{{MAX_RUN},}}", text)
+    if run:
+        return (f"a run of {len(run.group(0)):,} characters without a space at character {run.start():,} "
+                "(encoded or binary data?): not text")
+    return None
 
 
 def checksum(path: Path) -> str:
@@ -147,7 +178,7 @@ def _decode(path: Path, data: bytes) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise LoadError(f"{path}: invalid UTF-16 text ({exc.reason} at byte {exc.start})") from exc
-    if b"\x00" in data[:8192]:
+    if b"\x00" in data:
         raise LoadError(f"{path}: binary data, not text (NUL bytes)")
     try:
         return data.decode("utf-8-sig")

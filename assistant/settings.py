@@ -64,6 +64,9 @@ class Settings(BaseSettings):
         default=0.5,
         description="Share of the question's key terms that the best sentence and its passage must contain.")
     max_file_mb: float = Field(default=100.0, gt=0, description="Files larger than this are refused.")
+    max_document_mb: float = Field(
+        default=10.0, gt=0, description="Reports longer than this many million characters are refused (a JSONL "
+                                        "archive may be bigger: each report in it is checked).")
     answerer: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
         default="extractive",
         description="Who writes the answer: report sentences (extractive, no LLM), or an LLM: any OpenAI-compatible "
