@@ -23,6 +23,8 @@ app.add_typer(eval_app, name="eval")
 
 StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder [env ASSISTANT_STORE].")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settings file [env ASSISTANT_CONFIG].")]
+ChromaOpt = Annotated[Optional[str], typer.Option(
+    "--chroma-url", help="Keep the vectors in this Chroma server, http[s]://HOST[:PORT] [env ASSISTANT_CHROMA_URL].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 RetrievalOpt = Annotated[Optional[str], typer.Option(
     "--retrieval", help="hybrid (default) | dense | bm25 [setting retrieval_mode].")]
@@ -40,6 +42,7 @@ StrictOpt = Annotated[Optional[bool], typer.Option(
 
 EXIT_PARTIAL = 3
 EXIT_LLM = 4
+EXIT_BUSY = 5  # another process is writing to the store
 
 
 def _llm_settings(answerer: str | None, llm_model: str | None, llm_base_url: str | None,
@@ -52,7 +55,7 @@ def _assistant(store: Path | None, config: Path | None, **overrides: object) -> 
     from .core import Assistant
     from .generate import LLMError
     from .settings import load_settings
-    from .store import StoreMismatch
+    from .store import StoreMismatch, StoreUnavailable
 
     try:
         settings = load_settings(config, store=store, **overrides)
@@ -60,7 +63,7 @@ def _assistant(store: Path | None, config: Path | None, **overrides: object) -> 
         assistant.store  # open now, so that a mismatched store is reported here  # noqa: B018
         if settings.answerer != "extractive":  # a missing model or URL is reported before any work
             assistant.llm_answerer(settings.answerer)
-    except (FileNotFoundError, StoreMismatch, ValueError, LLMError) as exc:
+    except (FileNotFoundError, StoreMismatch, StoreUnavailable, ValueError, LLMError) as exc:
         _fail(str(exc), code=2)
     return assistant
 
@@ -95,12 +98,18 @@ def ingest(
                                                      ".jsonl")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
+    chroma_url: ChromaOpt = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add reports to the store, or update the ones that changed. Exit 3 when some files failed."""
-    assistant = _assistant(store, config)
-    report = assistant.ingest(paths, progress=not quiet and sys.stderr.isatty())
+    from .lock import StoreBusy
+
+    assistant = _assistant(store, config, chroma_url=chroma_url)
+    try:
+        report = assistant.ingest(paths, progress=not quiet and sys.stderr.isatty())
+    except StoreBusy as exc:
+        _fail(str(exc), code=EXIT_BUSY)
     if as_json:
         _print_json(report.model_dump(mode="json"))
     else:
@@ -126,6 +135,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
+    chroma_url: ChromaOpt = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve.")] = None,
     sources: Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet (repeatable).")] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="Only reports dated on/after YYYY[-MM[-DD]].")] = None,
@@ -149,7 +159,7 @@ def ask(
         filters = Filters(sources=sources or [], since=since, until=until, doc_ids=doc_ids or [])
     except ValidationError as exc:
         _fail("; ".join(f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()), code=2)
-    assistant = _assistant(store, config, retrieval_mode=retrieval,
+    assistant = _assistant(store, config, retrieval_mode=retrieval, chroma_url=chroma_url,
                            **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
     try:
         answer = assistant.ask(question, top_k=top_k, filters=filters)
@@ -187,9 +197,10 @@ def format_answer(answer: Answer) -> str:
 
 
 @docs_app.command("list")
-def docs_list(store: StoreOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def docs_list(store: StoreOpt = None, config: ConfigOpt = None, chroma_url: ChromaOpt = None,
+              as_json: JsonOpt = False) -> None:
     """The documents in the store, newest first."""
-    docs = _assistant(store, config).documents()
+    docs = _assistant(store, config, chroma_url=chroma_url).documents()
     if as_json:
         _print_json([d.model_dump(mode="json") for d in docs])
         return
@@ -199,10 +210,11 @@ def docs_list(store: StoreOpt = None, config: ConfigOpt = None, as_json: JsonOpt
 
 
 @docs_app.command("show")
-def docs_show(doc_id: str, store: StoreOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+def docs_show(doc_id: str, store: StoreOpt = None, config: ConfigOpt = None, chroma_url: ChromaOpt = None,
+              as_json: JsonOpt = False) -> None:
     """One document: its metadata and full extracted text."""
     try:
-        doc = _assistant(store, config).document(doc_id)
+        doc = _assistant(store, config, chroma_url=chroma_url).document(doc_id)
     except KeyError as exc:
         _fail(exc.args[0])
     if as_json:
@@ -216,9 +228,14 @@ def docs_show(doc_id: str, store: StoreOpt = None, config: ConfigOpt = None, as_
 
 @docs_app.command("remove")
 def docs_remove(doc_ids: list[str], store: StoreOpt = None, config: ConfigOpt = None,
-                as_json: JsonOpt = False) -> None:
+                chroma_url: ChromaOpt = None, as_json: JsonOpt = False) -> None:
     """Remove documents and all their chunks. Exit 1 if an id was not in the store."""
-    removed = _assistant(store, config).remove(doc_ids)
+    from .lock import StoreBusy
+
+    try:
+        removed = _assistant(store, config, chroma_url=chroma_url).remove(doc_ids)
+    except StoreBusy as exc:
+        _fail(str(exc), code=EXIT_BUSY)
     missing = [d for d in doc_ids if d not in removed]
     if as_json:
         _print_json({"removed": removed, "missing": missing})
@@ -235,6 +252,7 @@ def docs_remove(doc_ids: list[str], store: StoreOpt = None, config: ConfigOpt = 
 def serve(
     store: StoreOpt = None,
     config: ConfigOpt = None,
+    chroma_url: ChromaOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     auth: Annotated[Optional[str], typer.Option(
@@ -262,7 +280,8 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not auth:
         _fail(f"--host {host} opens the chat to the network: set --auth USER:PASS (or --auth-file, "
               "ASSISTANT_AUTH) so that only you can read your reports", code=2)
-    assistant = _assistant(store, config, **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
+    assistant = _assistant(store, config, chroma_url=chroma_url,
+                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
     from .ui import launch
 
     launch(assistant, host=host, port=port, auth=tuple(auth.split(":", 1)) if auth else None)
@@ -273,6 +292,7 @@ def eval_run(
     set_path: Annotated[Path, typer.Argument(metavar="SET.jsonl", help="Evaluation set (evals/README.md).")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
+    chroma_url: ChromaOpt = None,
     ingest_paths: Annotated[Optional[list[Path]], typer.Option(
         "--ingest", help="Ingest these first [the corpus the set declares in SET.toml].")] = None,
     top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, max=100)] = None,
@@ -300,10 +320,13 @@ def eval_run(
     # Without --store, the corpus gets a store of its own: the run is reproducible and the
     # journalist's library is neither read nor changed. A --store named without --ingest is used
     # as it is, and gets the declared corpus only when it is empty.
+    collection = None
     if store is None and corpus:
         store = eval_store(corpus)
         _drop_if_built_differently(store, config)
-    assistant = _assistant(store, config, retrieval_mode=retrieval,
+        if chroma_url:  # its vectors go to a collection of their own, never into the library's
+            collection = f"eval-{store.name}"[:60]
+    assistant = _assistant(store, config, retrieval_mode=retrieval, chroma_url=chroma_url, chroma_collection=collection,
                            **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
     progress = not quiet and sys.stderr.isatty()
     if corpus and (ingest_paths or not assistant.documents()):

@@ -59,7 +59,8 @@ class Assistant:
 
         build = {"embedding_model": Path(self.model_path).name, "chunk_size": self.settings.chunk_size,
                  "chunk_overlap": self.settings.chunk_overlap, "chunk_header": ",".join(self._header_keys)}
-        return Store(self.settings.store, {k: str(v) for k, v in build.items()})
+        return Store(self.settings.store, {k: str(v) for k, v in build.items()},
+                     chroma_url=self.settings.chroma_url, collection=self.settings.chroma_collection)
 
     @cached_property
     def embed_model(self):
@@ -112,9 +113,20 @@ class Assistant:
     def ingest(self, paths: Sequence[str | Path], progress: bool = False) -> IngestReport:
         """Add or update the reports in `paths` (files and folders). A file that fails is reported with
         its reason and never stops the others; what was stored before is kept."""
-        from tqdm import tqdm
+
+        from .lock import writer
 
         started = time.perf_counter()
+        with writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
+            if interrupted:
+                self._repair()
+            report = self._ingest(paths, progress)
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _ingest(self, paths: Sequence[str | Path], progress: bool) -> IngestReport:
+        from tqdm import tqdm
+
         files, missing, skipped = loaders.find_files(list(paths))
         report = IngestReport(skipped=skipped)
         for path, error in missing:
@@ -127,8 +139,12 @@ class Assistant:
                 self._ingest_file(path, report, pending, finished_files, used_ids, bar)
                 bar.update(1)
             self._flush(pending, finished_files, report)
-        report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _repair(self) -> None:
+        fixed = self.store.repair()
+        print(f"the last write to {self.settings.store} was cut short: removed chunks of {fixed['orphans']} "
+              f"unfinished reports; {fixed['stale']} reports will be written again", file=sys.stderr)
 
     def _ingest_file(self, path: Path, report: IngestReport, pending: list, finished_files: list,
                      used_ids: dict[str, str], bar) -> None:
@@ -229,7 +245,12 @@ class Assistant:
 
     def remove(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents and all their chunks; returns the ids that were there."""
-        return self.store.remove(doc_ids)
+        from .lock import writer
+
+        with writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
+            if interrupted:
+                self._repair()
+            return self.store.remove(doc_ids)
 
     # --- ask ---------------------------------------------------------------------------------------
 

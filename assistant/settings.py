@@ -32,6 +32,12 @@ class Settings(BaseSettings):
 
     store: Path = Field(default_factory=lambda: data_home() / "store",
                         description="Folder holding one store: the Chroma database and the document catalog.")
+    chroma_url: str | None = Field(
+        default=None,
+        description="A Chroma server (http[s]://HOST[:PORT]) to keep the vectors in, instead of the store folder; "
+                    "the catalog stays in the store folder (README, A Chroma server).")
+    chroma_collection: str = Field(
+        default="chunks", description="The Chroma collection of this corpus: one per corpus on a shared server.")
     embedding_model: str | None = Field(
         default=None,
         description="Local folder of a sentence-transformers model; empty means the bundled all-MiniLM-L6-v2.")
@@ -67,6 +73,9 @@ class Settings(BaseSettings):
     max_document_mb: float = Field(
         default=10.0, gt=0, description="Reports longer than this many million characters are refused (a JSONL "
                                         "archive may be bigger: each report in it is checked).")
+    ingest_wait_seconds: float = Field(
+        default=600.0, ge=0, description="How long an ingest or removal waits for another one writing to the same "
+                                         "store before it gives up with a message.")
     answerer: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
         default="extractive",
         description="Who writes the answer: report sentences (extractive, no LLM), or an LLM: any OpenAI-compatible "

@@ -42,26 +42,53 @@ class StoreMismatch(RuntimeError):
     """The store was built with another embedding model or chunking: its vectors would not mix."""
 
 
+class StoreUnavailable(RuntimeError):
+    """The Chroma server named by chroma_url cannot be reached (or refuses the collection)."""
+
+
 class Store:
-    def __init__(self, path: Path, build: dict[str, str]):
+    def __init__(self, path: Path, build: dict[str, str], chroma_url: str | None = None,
+                 collection: str = COLLECTION):
         """Open (or create) the store in `path`. `build` names the model and chunking its vectors come
-        from; opening a store built differently raises StoreMismatch instead of mixing vectors."""
+        from; opening a store built differently raises StoreMismatch instead of mixing vectors.
+        With `chroma_url` the vectors live in that Chroma server's `collection` (StoreUnavailable when
+        it cannot be reached); the catalog stays in `path` either way."""
         import chromadb
 
         self.path = Path(path)
+        self.shared = bool(chroma_url)  # the collection may hold other catalogs' chunks
         self.build = build
         self.header = bool(build.get("chunk_header"))
         self.path.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path / "catalog.sqlite", check_same_thread=False)
         self.db.executescript(SCHEMA)
         self._check_build(build)
-        client = chromadb.PersistentClient(
-            path=str(self.path / "chroma"),
-            settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False),
-        )
+        if chroma_url:
+            import httpx
+            from chromadb.errors import ChromaError
+
+            host, port, ssl = _parse_chroma_url(chroma_url)
+            try:
+                client = chromadb.HttpClient(host=host, port=port, ssl=ssl,
+                                             settings=chromadb.Settings(anonymized_telemetry=False))
+            except (ValueError, ChromaError, httpx.HTTPError) as exc:
+                self.db.close()
+                raise StoreUnavailable(f"cannot reach the Chroma server at {chroma_url}: {exc}") from exc
+        else:
+            client = chromadb.PersistentClient(
+                path=str(self.path / "chroma"),
+                settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False),
+            )
         # No embedding function: Chroma's default one downloads a model; vectors always come from us.
-        self.collection = client.get_or_create_collection(COLLECTION, metadata={"hnsw:space": "cosine"},
-                                                          embedding_function=None)
+        try:
+            self.collection = client.get_or_create_collection(collection, metadata={"hnsw:space": "cosine"},
+                                                              embedding_function=None)
+        except Exception as exc:
+            if not chroma_url:
+                raise
+            self.db.close()
+            raise StoreUnavailable(f"the Chroma server at {chroma_url} refused the collection {collection!r}: "
+                                   f"{exc}") from exc
         self._backfill_keyword_index()
 
     def _check_build(self, build: dict[str, str]) -> None:
@@ -223,11 +250,47 @@ class Store:
                                     [_fts_row(i, text, meta, self.header) for i, text, meta in
                                      zip(got["ids"], got["documents"], got["metadatas"])])
 
+    def repair(self) -> dict[str, int]:
+        """After a write that was cut short (kill -9, power loss): delete chunks whose document never made
+        it into the catalog, and mark documents whose chunks do not match their catalog row as changed, so
+        that the next ingest writes them again. The keyword index lives in the catalog's transactions and
+        needs no repair."""
+        counts: dict[str, int] = {}
+        for offset in range(0, self.collection.count(), 5000):
+            got = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
+            for meta in got["metadatas"]:
+                counts[meta["document_id"]] = counts.get(meta["document_id"], 0) + 1
+        catalog = dict(self.db.execute("SELECT doc_id, chunks FROM documents"))
+        # On a server, chunks this catalog does not know may be another machine's: they are left alone.
+        orphans = [] if self.shared else [d for d in counts if d not in catalog]
+        for doc_id in orphans:
+            self.collection.delete(where={"document_id": doc_id})
+        stale = [d for d, n in catalog.items() if counts.get(d, 0) != n]
+        with self.db:
+            self.db.executemany("UPDATE documents SET hash = 'incomplete' WHERE doc_id = ?", [(d,) for d in stale])
+            self.db.executemany("DELETE FROM files WHERE doc_ids LIKE ?", [(f'%"{d}"%',) for d in stale])
+        return {"orphans": len(orphans), "stale": len(stale)}
+
     def chunk_count(self) -> int:
         return self.collection.count()
 
     def close(self) -> None:
         self.db.close()
+
+
+def _parse_chroma_url(url: str) -> tuple[str, int, bool]:
+    """(host, port, ssl) of http[s]://HOST[:PORT]; the port defaults to 8000 (http) or 443 (https)."""
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError(f"--chroma-url {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"--chroma-url {url!r}: {exc}") from exc
+    https = parts.scheme == "https"
+    return parts.hostname, port or (443 if https else 8000), https
 
 
 def _fts_row(chunk_id: str, text: str, meta: dict, header: bool) -> tuple:

@@ -1,0 +1,63 @@
+"""One writer at a time per store: ingest and remove take an exclusive lock on a file in the store folder.
+
+An OS file lock (flock) is released by the kernel when its process dies, even by kill -9, so a crash
+never leaves a store locked; the marker file beside it says whether a write was cut short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+LOCK_FILE = "writer.lock"
+DIRTY_FILE = "write-in-progress"
+
+
+class StoreBusy(RuntimeError):
+    """Another process is writing to the store, and did not finish within the wait allowed."""
+
+
+@contextlib.contextmanager
+def writer(folder: Path, wait_seconds: float) -> Iterator[bool]:
+    """Hold the store's writer lock. Yields whether the previous write was cut short (its marker is
+    still there), so that the caller can repair what it left."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+") as handle:
+        deadline = time.monotonic() + wait_seconds
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = _holder(handle)
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(f"another process{holder} is writing to the store {folder}; try again when it "
+                                    "has finished (setting ingest_wait_seconds)") from None
+                if not told:
+                    print(f"waiting for another process{holder} writing to {folder}...", file=sys.stderr)
+                    told = True
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        marker = folder / DIRTY_FILE
+        interrupted = marker.exists()
+        marker.write_text(str(os.getpid()))
+        try:
+            yield interrupted
+            marker.unlink()  # only a write that ran to its end clears the marker
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _holder(handle) -> str:
+    handle.seek(0)
+    pid = handle.read().strip()
+    return f" (pid {pid})" if pid.isdigit() else ""
