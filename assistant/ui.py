@@ -202,7 +202,10 @@ def _history(turns: list[dict]) -> list[dict]:
 def create_app(assistant: Assistant):
     import gradio as gr
 
-    lock = threading.RLock()  # an ingest or removal never runs while a question reads the store
+    # An ingest or removal never runs while a question reads the store. A plain Lock, not an RLock: Gradio
+    # resumes a streaming generator on whichever worker thread is free, and only a Lock may be released
+    # by another thread than the one that took it.
+    lock = threading.Lock()
     uploads = Path(assistant.settings.store) / "uploads"
     answerers = list(dict.fromkeys(["extractive", assistant.settings.answerer]))
 

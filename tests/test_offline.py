@@ -1,5 +1,7 @@
 """Nothing leaves the machine: no connection but loopback, and the package works with no network."""
 
+import json
+import os
 import shutil
 import socket
 import subprocess
@@ -61,3 +63,135 @@ def test_import_does_no_work():
            "if any(k == m or k.startswith(m + '.') for k in sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# The variables the package sets for itself (settings.offline_environment): removed from the children's
+# environment, so that what they show is the package's doing, not the test session's.
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY", "ANONYMIZED_TELEMETRY",
+                     "GRADIO_ANALYTICS_ENABLED")
+FREIGHT = "How many freight cars did satellite images show at Tumangang station?"
+AUDITED_SERVE = """
+import json, socket, sys, urllib.request
+
+outbound, loopback = [], []
+
+def local(host):
+    host = host.decode() if isinstance(host, bytes) else str(host)
+    return host in ("localhost", "::1", "0.0.0.0", "::", "") or host.startswith(("127.", "::ffff:127."))
+
+def audit(event, args):
+    if event in ("socket.connect", "socket.sendto"):
+        sock, address = args[0], args[-1]
+        if getattr(sock, "family", None) in (socket.AF_INET, socket.AF_INET6):
+            (loopback if local(address[0]) else outbound).append([event, str(address[0]), address[1]])
+    elif event == "socket.getaddrinfo" and args[0] is not None and not local(args[0]):
+        outbound.append([event, str(args[0]), str(args[1])])
+    elif event in ("socket.gethostbyname", "socket.gethostbyaddr") and not local(args[0]):
+        outbound.append([event, str(args[0])])
+
+sys.addaudithook(audit)
+
+from assistant import Assistant
+a = Assistant(store=STORE)
+report = a.ingest([CORPUS])
+assert report.failed == 0, report.documents
+cli = a.ask(FREIGHT).citations[0].quote
+
+from gradio_client import Client
+from assistant.ui import CSS, create_app
+
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+app = create_app(a)  # launched as ui.launch does, without blocking
+app.launch(server_name="127.0.0.1", server_port=port, share=False, show_error=True, css=CSS,
+           prevent_thread_lock=True, quiet=True)
+url = f"http://127.0.0.1:{port}/"
+page = urllib.request.urlopen(url, timeout=30).read().decode()
+client = Client(url, verbose=False, analytics_enabled=False)
+served = json.loads(client.predict(FREIGHT, api_name="/ask"))["citations"][0]["quote"]
+client.close()
+app.close()
+print("AUDIT " + json.dumps({"outbound": outbound, "loopback": len(loopback), "page": "Report Assistant" in page,
+                             "cli": cli, "served": served}))
+"""
+
+
+def _clean_env() -> dict:
+    return {k: v for k, v in os.environ.items() if k not in OFFLINE_VARIABLES}
+
+
+def test_ingest_ask_and_serve_make_no_outbound_connection(tmp_path):
+    """The whole corpus ingested, a question asked, the chat served on loopback, its page fetched and its
+    API asked through gradio_client: every connect(), sendto() and name lookup recorded by an audit hook,
+    in a child process so that the hook stays there."""
+    code = f"STORE, CORPUS, FREIGHT = {str(tmp_path / 'store')!r}, {str(CORPUS)!r}, {FREIGHT!r}\n" + AUDITED_SERVE
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                         env=_clean_env())
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("AUDIT "))[6:])
+    assert result["outbound"] == []
+    assert result["loopback"] > 0  # the hook is live: the page and API requests were seen
+    assert result["page"] and "73" in result["cli"] and "73" in result["served"]
+
+
+NETNS_SERVE = """
+import fcntl, json, socket, struct, subprocess, sys, time, urllib.request
+
+# A new network namespace has only a loopback interface, and it is down: bring it up (SIOCGIFFLAGS, SIOCSIFFLAGS).
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+    flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, struct.pack("16sH22x", b"lo", 0))[:18])[1]
+    fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))
+interfaces = [name for _, name in socket.if_nameindex()]
+try:
+    socket.create_connection(("192.0.2.1", 80), timeout=3).close()  # TEST-NET-1: no route here
+    reached = True
+except OSError:
+    reached = False
+
+subprocess.run([sys.executable, "-m", "assistant", "ingest", CORPUS, "--store", STORE], check=True,
+               capture_output=True)
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+log = open(STORE + ".serve.log", "w")
+server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--store", STORE, "--port", str(port)],
+                          stdout=log, stderr=subprocess.STDOUT)
+url = f"http://127.0.0.1:{port}/"
+deadline = time.time() + 180
+while True:
+    try:
+        page = urllib.request.urlopen(url, timeout=2).read().decode()
+        break
+    except OSError:
+        if server.poll() is not None or time.time() > deadline:
+            raise SystemExit("serve did not start: " + open(STORE + ".serve.log").read()[-2000:])
+        time.sleep(0.5)
+from gradio_client import Client
+try:
+    data = json.loads(Client(url, verbose=False, analytics_enabled=False).predict(FREIGHT, api_name="/ask"))
+finally:
+    server.terminate()
+    server.wait(timeout=30)
+print("NETNS " + json.dumps({"interfaces": interfaces, "reached": reached, "page": "Report Assistant" in page,
+                             "quote": data["citations"][0]["quote"], "exit": server.returncode}))
+"""
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="unshare is not available")
+def test_serve_works_without_any_network(tmp_path):
+    """`assistant ingest` then `assistant serve` asked through its API, in a network namespace whose only
+    interface is loopback."""
+    for prefix in (["unshare", "-n"], ["unshare", "-rn"]):  # as root; else in a user namespace
+        if subprocess.run([*prefix, "true"], capture_output=True).returncode == 0:
+            break
+    else:
+        pytest.skip("cannot create a network namespace here (needs root or user namespaces)")
+    code = (f"STORE, CORPUS, FREIGHT = {str(tmp_path / 'store')!r}, {str(CORPUS)!r}, {FREIGHT!r}\n"
+            + NETNS_SERVE)
+    out = subprocess.run([*prefix, sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=600, env=_clean_env())
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("NETNS "))[6:])
+    assert result["interfaces"] == ["lo"] and not result["reached"]
+    assert result["page"] and "73" in result["quote"]
