@@ -253,8 +253,7 @@ class Store:
     def repair(self) -> dict[str, int]:
         """After a write that was cut short (kill -9, power loss): delete chunks whose document never made
         it into the catalog, and mark documents whose chunks do not match their catalog row as changed, so
-        that the next ingest writes them again. The keyword index lives in the catalog's transactions and
-        needs no repair."""
+        that the next ingest writes them again; keyword-index rows of unknown documents go too."""
         counts: dict[str, int] = {}
         for offset in range(0, self.collection.count(), 5000):
             got = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
@@ -267,6 +266,8 @@ class Store:
             self.collection.delete(where={"document_id": doc_id})
         stale = [d for d, n in catalog.items() if counts.get(d, 0) != n]
         with self.db:
+            # Opening the store rebuilt the keyword index from Chroma, orphans included: they go too.
+            self.db.execute("DELETE FROM chunks_fts WHERE doc_id NOT IN (SELECT doc_id FROM documents)")
             self.db.executemany("UPDATE documents SET hash = 'incomplete' WHERE doc_id = ?", [(d,) for d in stale])
             self.db.executemany("DELETE FROM files WHERE doc_ids LIKE ?", [(f'%"{d}"%',) for d in stale])
         return {"orphans": len(orphans), "stale": len(stale)}
