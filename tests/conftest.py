@@ -35,6 +35,15 @@ def assistant(tmp_path_factory):
     return a
 
 
+def store_copy(assistant, tmp_path_factory, name: str) -> Path:
+    """A copy of the session's store, for a served app whose uploads and load would change it."""
+    import shutil
+
+    store = tmp_path_factory.mktemp(name) / "store"
+    shutil.copytree(assistant.settings.store, store)
+    return store
+
+
 @pytest.fixture(scope="session")
 def model_parts(assistant):
     """The embedding model and chunker, loaded once for tests that build their own stores."""

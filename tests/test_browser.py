@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, store_copy
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = ROOT / "test-output" / "screenshots"
@@ -78,9 +78,7 @@ def serving(store: Path, *args: str):
 @pytest.fixture(scope="module")
 def served_store(assistant, tmp_path_factory) -> Path:
     """A copy of the session's store: uploads in these tests change it."""
-    store = tmp_path_factory.mktemp("served") / "store"
-    shutil.copytree(assistant.settings.store, store)
-    return store
+    return store_copy(assistant, tmp_path_factory, "served")
 
 
 @pytest.fixture(scope="module")

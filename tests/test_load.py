@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from .conftest import corpus_questions
+from .conftest import corpus_questions, store_copy
 from .test_browser import CHROMIUM_FLAGS, serving
 
 pytestmark = pytest.mark.slow
@@ -62,9 +62,7 @@ def without_timings(data: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def load_store(assistant, tmp_path_factory) -> Path:
-    store = tmp_path_factory.mktemp("load") / "store"
-    shutil.copytree(assistant.settings.store, store)
-    return store
+    return store_copy(assistant, tmp_path_factory, "load")
 
 
 @pytest.fixture(scope="module")
