@@ -43,7 +43,9 @@ class IngestReport(BaseModel):
     failed: int = 0
     removed: int = Field(default=0, description="Documents gone from a re-ingested file (a JSONL row deleted).")
     skipped: list[str] = Field(default=[], description="Files in a folder walk with an unsupported type.")
-    chunks: int = Field(default=0, description="Chunks embedded and stored by this ingest.")
+    chunks: int = Field(default=0, description="Chunks stored by this ingest.")
+    embedded: int = Field(default=0, description="Of those, chunks the model encoded: the others' vectors came "
+                                                 "from the embedding cache (text unchanged since it was seen).")
     seconds: float = 0.0
 
 

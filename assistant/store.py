@@ -111,23 +111,28 @@ class Store:
 
     # --- documents ---------------------------------------------------------------------------------
 
-    def put(self, doc_id: str, locator: str, path: str, meta: dict, text: str, hash_: str,
-            nodes: list[TextNode]) -> None:
-        """Replace a document and all its chunks. Chunks first, catalog last: a crash in between leaves
-        a document that the next ingest sees as changed and writes again."""
-        self.collection.delete(where={"document_id": doc_id})
+    def put_many(self, documents: list[tuple[str, str, str, dict, str, str, list[TextNode]]]) -> None:
+        """Replace documents, each (doc_id, locator, path, meta, text, hash, nodes), and all their chunks.
+        Chunks first, catalog last: a crash in between leaves documents that the next ingest sees as
+        changed and writes again."""
+        if not documents:
+            return
+        ids = [d[0] for d in documents]
+        self.collection.delete(where={"document_id": {"$in": ids}})
+        nodes = [n for d in documents for n in d[6]]
         if nodes:
             self.vector_store().add(nodes)
         with self.db:
-            self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (doc_id,))
-            self.db.executemany("INSERT INTO chunks_fts VALUES (?, ?, ?, ?, ?, ?)",
-                                [_fts_row(n.node_id, n.text, n.metadata, self.header) for n in nodes])
-            self.db.execute("DELETE FROM documents WHERE doc_id = ? OR locator = ?", (doc_id, locator))
-            self.db.execute(
-                "INSERT INTO documents (doc_id, locator, path, title, source, author, date, url, category, hash,"
-                " chunks, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (doc_id, locator, path, *(meta.get(k) for k in META_FIELDS), hash_, len(nodes), text),
-            )
+            for doc_id, locator, path, meta, text, hash_, doc_nodes in documents:
+                self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (doc_id,))
+                self.db.executemany("INSERT INTO chunks_fts VALUES (?, ?, ?, ?, ?, ?)",
+                                    [_fts_row(n.node_id, n.text, n.metadata, self.header) for n in doc_nodes])
+                self.db.execute("DELETE FROM documents WHERE doc_id = ? OR locator = ?", (doc_id, locator))
+                self.db.execute(
+                    "INSERT INTO documents (doc_id, locator, path, title, source, author, date, url, category, "
+                    "hash, chunks, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, locator, path, *(meta.get(k) for k in META_FIELDS), hash_, len(doc_nodes), text),
+                )
 
     def remove(self, doc_ids: Iterable[str]) -> list[str]:
         removed = []

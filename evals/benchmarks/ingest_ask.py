@@ -1,95 +1,194 @@
-"""Ingest and ask benchmark: prints figures, asserts nothing.
+"""Ingest and ask benchmark: prints figures with their goals (Markdown), asserts nothing.
 
-  .venv/bin/python evals/benchmarks/ingest_ask.py SOURCE [SOURCE...] [--questions Q.jsonl] [--limit-docs N]
+  .venv/bin/python evals/benchmarks/ingest_ask.py SOURCE [--questions Q.jsonl] [--stock] [--record]
 
-1. `Assistant.ingest` of SOURCE into a new store (wall time, documents, chunks, chunks/s);
-2. a bare `SentenceTransformer.encode` of exactly the same chunk texts in the same process (the floor);
-3. a re-ingest of the unchanged source;
-4. `ask` latency over the questions (the first 20 of Q.jsonl, or built-in ones), p50 and p95, warm.
+All in one process, on a copy of SOURCE (a folder or a JSONL file) in a new store:
+1. `Assistant.ingest` (wall time, chunks, peak RSS); the model is loaded before, and timed apart;
+2. a bare `SentenceTransformer.encode` of exactly the texts that ingest embedded (the floor);
+3. re-ingest of the unchanged copy; then one report in 20 changed (a sentence added to its end) and
+   ingested again: how many chunks were encoded anew;
+4. ask latency (retrieval and total, extractive) over the questions, p50 and p95: a first pass, where
+   every passage is read for the first time, and a second, where its sentences are cached (a follow-up);
+5. with --stock: stock LlamaIndex (../shared/tools/stock_llamaindex.py, its own process) ingests the
+   same copy; recall@5 of both over the questions that carry evidence.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from common import p50, p95, peak_rss_mib, record
+
+STOCK = Path(__file__).resolve().parents[3] / "shared" / "tools" / "stock_llamaindex.py"
 DEFAULT_QUESTIONS = [
     "How many freight cars did satellite images show at Tumangang station?",
     "Where did Kim Jong-un and Vladimir Putin meet?",
     "How long did Kim's trip to Russia last?",
     "What did Seoul warn about arms transfers?",
 ]
+CHANGED = " This report was updated after publication with one more sentence."
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("sources", nargs="+")
-    parser.add_argument("--questions", help="JSONL with a 'question' field; the first 20 are asked")
-    parser.add_argument("--store", help="store folder (default: a new temporary one)")
+    parser.add_argument("source")
+    parser.add_argument("--questions", help="an evaluation set (JSONL); the first --max-questions are asked")
+    parser.add_argument("--max-questions", type=int, default=50)
+    parser.add_argument("--stock", action="store_true", help="also run stock LlamaIndex on the same copy")
+    parser.add_argument("--work", help="folder for the copy and the stores (default: a new temporary one)")
+    parser.add_argument("--record", action="store_true", help="append the figures to RESULTS.md")
     args = parser.parse_args()
 
     from assistant import Assistant
 
-    store = args.store or tempfile.mkdtemp(prefix="bench-store-")
-    assistant = Assistant(store=store)
+    work = Path(args.work or tempfile.mkdtemp(prefix="bench-"))
+    source = _copy(Path(args.source), work)
+    assistant = Assistant(store=work / "store")
     started = time.perf_counter()
-    assistant.embed_model  # noqa: B018  (loaded before timing the ingest: start-up is reported apart)
-    assistant.chunker  # noqa: B018
+    assistant.embed_model, assistant.chunker  # noqa: B018  (start-up is its own benchmark)
     load_s = time.perf_counter() - started
 
+    embedded: list[str] = []
+    embed = assistant.embed
+    assistant.embed = lambda texts: embedded.extend(texts) or embed(texts)  # records what ingest encodes
     started = time.perf_counter()
-    report = assistant.ingest(args.sources)
+    report = assistant.ingest([source])
     ingest_s = time.perf_counter() - started
-    chunks = assistant.store.collection.get(include=["documents", "metadatas"])
-    texts = [json.loads(m["_node_content"]) for m in chunks["metadatas"]]
-    embedded = [_embed_text(assistant, node, doc) for node, doc in zip(texts, chunks["documents"])]
+    ingest_rss = peak_rss_mib()
+    assistant.embed = embed
 
-    model = assistant.embed_model._model  # the same SentenceTransformer, in the same process
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(assistant.model_path, device="cpu")
     started = time.perf_counter()
     model.encode(embedded, batch_size=assistant.settings.embed_batch_size, normalize_embeddings=True)
     encode_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    again = assistant.ingest(args.sources)
+    again = assistant.ingest([source])
     reingest_s = time.perf_counter() - started
+    changed = _change(source)
+    started = time.perf_counter()
+    edited = assistant.ingest([source]) if changed else None
+    edited_s = time.perf_counter() - started
 
-    questions = DEFAULT_QUESTIONS
-    if args.questions:
-        questions = [json.loads(line)["question"] for line in Path(args.questions).read_text().splitlines()
-                     if line.strip()][:20]
-    assistant.ask(questions[0])  # warm-up
+    cases = _questions(args.questions, args.max_questions)
+    assistant.ask("Which reports are in the store?")  # loads the answerer's parts: start-up is apart
+    passes = [_ask_all(assistant, [c["question"] for c in cases]) for _ in range(2)]
+
+    n = len(embedded)
+    ratio = ingest_s / encode_s
+    lines = [f"Source: `{args.source}` ({report.added} documents, {report.failed} failed), {report.chunks} chunks of "
+             f"{assistant.settings.chunk_size} word pieces; model load {load_s:.1f} s (not in the ingest).", "",
+             "| figure | measured | goal |", "|---|---|---|",
+             f"| ingest | {ingest_s:.1f} s ({n / ingest_s:.1f} chunks/s) | |",
+             f"| bare `SentenceTransformer.encode` of the same {n} texts | {encode_s:.1f} s ({n / encode_s:.1f} "
+             f"chunks/s) | |",
+             f"| ingest / bare encode | {ratio:.2f}x | ≤ 1.2x: {_met(ratio <= 1.2)} |",
+             f"| re-ingest unchanged | {reingest_s:.2f} s ({again.unchanged} unchanged), {ingest_s / reingest_s:.0f}x "
+             f"faster | ≥ 50x: {_met(ingest_s / reingest_s >= 50)} |"]
+    if edited:
+        lines.append(f"| re-ingest with {changed} reports changed | {edited_s:.1f} s: {edited.updated} updated, "
+                     f"{edited.embedded} of their {edited.chunks} chunks encoded anew | only changed chunks |")
+    lines.append(f"| peak RSS after ingest | {ingest_rss:.0f} MiB | ≤ 2 GiB at 100k chunks |")
+    for label, (retrieve, total) in zip(("first reading", "passages read before"), passes):
+        lines.append(f"| ask, {len(cases)} questions, {label}: retrieval p50 / p95 | {p50(retrieve):.0f} / "
+                     f"{p95(retrieve):.0f} ms | |")
+        lines.append(f"| ask, {label}: total p50 / p95 | {p50(total):.0f} / {p95(total):.0f} ms | ≤ 100 ms: "
+                     f"{_met(p50(total) <= 100)} (p50) |")
+    if args.stock:
+        lines += ["", *_side_by_side(assistant, source, work, cases, ingest_s, report.chunks)]
+    print("\n".join(lines))
+    if args.record:
+        record(f"ingest_ask.py {args.source}", lines)
+
+
+def _copy(source: Path, work: Path) -> Path:
+    """A private copy, so that changing reports for step 3 never touches the original."""
+    target = work / "source" / source.name
+    if source.is_dir():
+        shutil.copytree(source, target)
+    else:
+        target.parent.mkdir(parents=True)
+        shutil.copy(source, target)
+    return target
+
+
+def _change(source: Path) -> int:
+    """Add a sentence to the end of one report in 20 (JSONL rows, or text files in a folder)."""
+    if source.suffix == ".jsonl":
+        rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for row in rows[::20]:
+            key = "body" if "body" in row else "text"
+            row[key] = row[key].rstrip() + CHANGED
+        source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        return len(rows[::20])
+    files = sorted(p for p in source.rglob("*") if p.suffix in (".txt", ".md"))[::20]
+    for path in files:
+        path.write_text(path.read_text(encoding="utf-8").rstrip() + CHANGED + "\n", encoding="utf-8")
+    return len(files)
+
+
+def _questions(path: str | None, limit: int) -> list[dict]:
+    if not path:
+        return [{"id": f"q{i}", "question": q, "evidence": []} for i, q in enumerate(DEFAULT_QUESTIONS)]
+    from assistant.evaluation.run import load_set
+
+    return [{"id": c.id, "question": c.question, "evidence": c.evidence} for c in load_set(Path(path))][:limit]
+
+
+def _ask_all(assistant, questions: list[str]) -> tuple[list[float], list[float]]:
     retrieve, total = [], []
     for q in questions:
         answer = assistant.ask(q)
         retrieve.append(answer.timings_ms.retrieve)
         total.append(answer.timings_ms.total)
-
-    n = len(embedded)
-    print(f"machine: {platform.machine()}, {platform.python_version()}, store {store}")
-    print(f"model load + tokenizer: {load_s:.1f} s")
-    print(f"ingest: {report.added + report.updated} documents ({report.failed} failed), {report.chunks} chunks "
-          f"in {ingest_s:.1f} s = {n / ingest_s:.1f} chunks/s")
-    print(f"bare SentenceTransformer.encode of the same {n} chunk texts: {encode_s:.1f} s = {n / encode_s:.1f} "
-          f"chunks/s; ingest / encode = {ingest_s / encode_s:.2f}x")
-    print(f"re-ingest unchanged: {reingest_s:.2f} s ({again.unchanged} unchanged), {ingest_s / reingest_s:.0f}x faster")
-    print(f"ask over {len(questions)} questions: retrieve p50 {statistics.median(retrieve):.0f} ms, "
-          f"total p50 {statistics.median(total):.0f} ms, p95 {_p95(total):.0f} ms")
+    return retrieve, total
 
 
-def _embed_text(assistant, node: dict, text: str) -> str:
-    from llama_index.core.schema import TextNode
+def _side_by_side(assistant, source: Path, work: Path, cases: list[dict], ingest_s: float, chunks: int) -> list[str]:
+    from assistant.evaluation.metrics import retrieval_metrics
 
-    return assistant.chunker.embed_text(TextNode.model_validate(node | {"text": text}))
+    if not STOCK.exists():
+        return [f"(stock LlamaIndex skipped: {STOCK} is absent)"]
+    store = work / "stock"
+    out = subprocess.run([sys.executable, str(STOCK), "ingest", str(source), str(store)], check=True,
+                         capture_output=True, text=True).stdout
+    stock = json.loads(out.strip().splitlines()[-1])
+    with_evidence = [c for c in cases if c["evidence"]]
+    questions = work / "questions.jsonl"
+    questions.write_text("".join(json.dumps({"id": c["id"], "question": c["question"]}) + "\n" for c in with_evidence))
+    out = subprocess.run([sys.executable, str(STOCK), "query", str(store), str(questions), "5"], check=True,
+                         capture_output=True, text=True).stdout
+    got = {r["id"]: r for r in map(json.loads, (line for line in out.splitlines() if line.startswith("{")))}
+    ours, theirs = [], []
+    for c in with_evidence:
+        vector = assistant.embed_model.get_query_embedding(c["question"])
+        hits = assistant.retriever.retrieve(c["question"], vector, 5)
+        passages = [{"doc_id": p.doc_id, "text": p.text} for p in hits]
+        ours.append(retrieval_metrics(passages, c["evidence"])["recall@5"])
+        stock_passages = [{"doc_id": d, "text": t} for d, t in zip(got[c["id"]]["docs"], got[c["id"]]["texts"])]
+        theirs.append(retrieval_metrics(stock_passages, c["evidence"])["recall@5"])
+
+    def recall(values: list[float]) -> str:
+        return f"{sum(values) / len(values):.3f}" if values else "n/a (no evidence)"
+
+    return ["| side by side, same copy | ingest | chunks | recall@5 |", "|---|---|---|---|",
+            f"| stock LlamaIndex (1024-token chunks; its time includes its model load) | {stock['seconds']:.1f} s | "
+            f"{stock['chunks']} | {recall(theirs)} |",
+            f"| this package | {ingest_s:.1f} s | {chunks} | {recall(ours)} |",
+            f"\nrecall@5 over {len(with_evidence)} questions with evidence (assistant/evaluation/metrics.py)."]
 
 
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+def _met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
 
 
 if __name__ == "__main__":
