@@ -125,7 +125,8 @@ def _print_ingest(report: IngestReport) -> None:
         elif d.status != "unchanged":
             typer.echo(f"{d.status:<10} {d.doc_id}  ({d.chunks} chunks)  {d.title}")
     typer.echo(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-               f"{report.failed} failed, {report.removed} removed; {report.chunks} chunks in {report.seconds:.1f} s")
+               f"{report.failed} failed, {report.removed} removed; {report.chunks} chunks ({report.embedded} encoded, "
+               f"the rest from the embedding cache) in {report.seconds:.1f} s")
     if report.skipped:
         typer.echo(f"skipped {len(report.skipped)} files of unsupported types, e.g. {report.skipped[0]}")
 

@@ -241,6 +241,8 @@ class Assistant:
             report.embedded += self.encoded - encoded
             for node, vector in zip(nodes, vectors):
                 node.embedding = vector.tolist()
+            if self.settings.sentence_vectors_at_ingest:
+                self._embed_sentences(pending)
         # One write for the whole batch: Chroma's per-call cost made per-report writes ~40% slower.
         self.store.put_many([(doc_id, doc.locator, str(Path(doc.path).resolve()), doc.meta, doc.text, doc.hash,
                               doc_nodes) for doc, doc_id, _, doc_nodes in pending])
@@ -252,6 +254,14 @@ class Assistant:
             self.store.set_file(real, checksum, doc_ids)
         pending.clear()
         finished_files.clear()
+
+    def _embed_sentences(self, pending: list) -> None:
+        """Puts the sentences the extractive answerer will score into the embedding cache."""
+        from .answer import sentence_spans
+
+        texts = [doc.text[a:b] for doc, _, _, doc_nodes in pending for n in doc_nodes
+                 for a, b in sentence_spans(doc.text, n.start_char_idx, n.end_char_idx)]
+        self.embed(list(dict.fromkeys(texts)))
 
     @staticmethod
     def _record(report: IngestReport, entry: IngestedDocument) -> None:

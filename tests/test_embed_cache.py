@@ -76,3 +76,21 @@ def test_a_store_that_cannot_hold_a_cache_still_ingests(fresh, tmp_path, monkeyp
     report = fresh.ingest([report_file])
     assert fresh.embedding_cache is None
     assert report.added == 1 and report.embedded == report.chunks > 0
+
+
+def test_sentence_vectors_at_ingest_leave_nothing_to_encode_for_a_first_question(tmp_path, model_parts):
+    from assistant import Assistant
+    from assistant.answer import sentence_spans
+    from assistant.settings import load_settings
+
+    a = Assistant(store=tmp_path / "store", settings=load_settings(sentence_vectors_at_ingest=True))
+    a.__dict__["embed_model"], a.__dict__["chunker"] = model_parts
+    report_file = tmp_path / "port.txt"
+    _write(report_file, PARAGRAPHS)
+    report = a.ingest([report_file])
+    assert a.encoded > report.embedded == report.chunks  # the sentences were encoded too, and counted apart
+    answer = a.ask("How many containers did inspectors count at berth 7?")
+    text = a.document(answer.retrieved[0].doc_id).text
+    sentences = [text[s:e] for p in answer.retrieved for s, e in sentence_spans(text, p.start, p.end)]
+    assert sentences and all(v is not None for v in a.embedding_cache.get(sentences))
+    assert "49" in answer.answer
