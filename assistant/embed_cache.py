@@ -70,10 +70,3 @@ class EmbeddingCache:
                 self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
         except sqlite3.OperationalError:
             pass  # locked by another process for too long, or a read-only store: the vectors are still used
-
-    def count(self) -> int:
-        with self.lock:
-            return self.db.execute("SELECT count(*) FROM vectors WHERE model = ?", (self.model,)).fetchone()[0]
-
-    def close(self) -> None:
-        self.db.close()

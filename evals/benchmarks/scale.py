@@ -49,6 +49,7 @@ def main() -> None:
 
     base = Path(args.base_store)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
     cache = _chunk_vectors(base, work / "chunk-vectors.sqlite")
     chunks_of = dict(sqlite3.connect(base / "catalog.sqlite").execute("SELECT doc_id, chunks FROM documents"))
     questions = _questions(args.questions, args.max_questions)
