@@ -73,7 +73,7 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.min_score = min_score
         self.min_coverage = min_coverage
-        self._word_cache: dict[str, np.ndarray] = {}  # stems are few and recur: embed each once
+        self._word_cache: dict[str, np.ndarray] = {}  # words are few and recur: embed each once
 
     def answer(self, question: str, query_vector: np.ndarray, passages: list[Passage],
                texts: dict[str, str], titles: dict[str, str], dates: dict[str, str | None] | None = None
@@ -112,10 +112,12 @@ class ExtractiveAnswerer:
         # A sentence's context is what the reader sees with it: its report's title and date, and the
         # report's retrieved passages.
         contexts: dict[str, set[str]] = {}
+        read = [question]
         for p in passages:
             heading = f"{titles.get(p.doc_id, '')} {(dates.get(p.doc_id) or '').replace('-', ' ')}"
             contexts.setdefault(p.doc_id, _terms(heading)).update(_terms(p.text))
-        near = self._near_terms(weights, contexts)
+            read += [heading, p.text]
+        near = self._near_terms(weights, contexts, surfaces(read))
         weights = _rarity_weights(weights, contexts, near)
         total = sum(weights.values()) or 1.0
         for s, cos in zip(sentences, cosines):
@@ -130,14 +132,16 @@ class ExtractiveAnswerer:
             s.score = round(float(0.55 * cos + 0.25 * in_sentence + 0.05 * s.coverage + 0.15 * typed), 4)
         return sorted(sentences, key=lambda s: (-s.score, s.passage.rank, s.start))
 
-    def _near_terms(self, weights: dict[str, float], contexts: dict[str, set[str]]) -> dict[tuple[str, str], float]:
+    def _near_terms(self, weights: dict[str, float], contexts: dict[str, set[str]],
+                    surface: dict[str, str]) -> dict[tuple[str, str], float]:
         """Question terms a report says in other words ("border" for "frontier"): for each term missing
-        from a report's context, 1.0 when a context word is close to it in the embedding space."""
+        from a report's context, 1.0 when a context word is close to it in the embedding space. A stem
+        is embedded as `surface` spells it ("study" embeds well, its stem "studi" does not)."""
         missing = {t for t in weights if not t.isdigit() and any(t not in c for c in contexts.values())}
         if not missing:
             return {}
         vocabulary = sorted(set().union(*contexts.values()) | missing)
-        vectors = dict(zip(vocabulary, self._word_vectors(vocabulary)))
+        vectors = dict(zip(vocabulary, self._word_vectors([surface.get(t, t) for t in vocabulary])))
         near = {}
         for doc_id, context in contexts.items():
             words = [w for w in context if not w.isdigit()]
@@ -150,11 +154,11 @@ class ExtractiveAnswerer:
         return near
 
     def _word_vectors(self, words: list[str]) -> list[np.ndarray]:
-        todo = [w for w in words if w not in self._word_cache]
+        todo = list(dict.fromkeys(w for w in words if w not in self._word_cache))
         if todo:
             if len(self._word_cache) > 200_000:
                 self._word_cache.clear()
-            self._word_cache.update(zip(todo, self.embed([_SURFACE.get(w, w) for w in todo])))
+            self._word_cache.update(zip(todo, self.embed(todo)))
         return [self._word_cache[w] for w in words]
 
     def _sentences(self, passages: list[Passage], texts: dict[str, str], titles: dict[str, str]) -> list[Sentence]:
@@ -237,19 +241,28 @@ def _stemmer():
     return PorterStemmer()
 
 
-# A word for each stem, to embed: "study" embeds well, its stem "studi" does not.
-_SURFACE: dict[str, str] = {}
-
-
 @lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
-    stem = _stemmer().stem(word)
-    _SURFACE.setdefault(stem, word)
-    return stem
+    return _stemmer().stem(word)
+
+
+def words(text: str) -> list[str]:
+    """The words of `text` that count as terms, lower-cased, in order (stopwords left out)."""
+    return [w.lower().strip("'’-") for w in WORD.findall(text) if w.lower() not in STOPWORDS]
 
 
 def _terms(text: str) -> set[str]:
-    return {_stem(w.lower().strip("'’-")) for w in WORD.findall(text) if w.lower() not in STOPWORDS}
+    return {_stem(w) for w in words(text)}
+
+
+def surfaces(texts: list[str]) -> dict[str, str]:
+    """{stem: the first word of `texts` with that stem}: what is embedded for a stem. It depends on these
+    texts alone, so the same question over the same passages always embeds the same words."""
+    out: dict[str, str] = {}
+    for text in texts:
+        for word in words(text):
+            out.setdefault(_stem(word), word)
+    return out
 
 
 def _question_terms(question: str) -> dict[str, float]:

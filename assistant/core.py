@@ -256,11 +256,14 @@ class Assistant:
         finished_files.clear()
 
     def _embed_sentences(self, pending: list) -> None:
-        """Puts the sentences the extractive answerer will score into the embedding cache."""
-        from .answer import sentence_spans
+        """Puts the sentences and words the extractive answerer will score into the embedding cache."""
+        from .answer import sentence_spans, words
 
         texts = [doc.text[a:b] for doc, _, _, doc_nodes in pending for n in doc_nodes
                  for a, b in sentence_spans(doc.text, n.start_char_idx, n.end_char_idx)]
+        texts += [w for doc, *_ in pending
+                  for w in words(f"{doc.meta.get('title') or ''} {(doc.meta.get('date') or '').replace('-', ' ')} "
+                                 f"{doc.text}")]
         self.embed(list(dict.fromkeys(texts)))
 
     @staticmethod

@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=32, ge=1, description="Chunks per encoder batch.")
     sentence_vectors_at_ingest: bool = Field(
         default=False,
-        description="Also embed every chunk's sentences when ingesting (about 1.6x the encoder's work), so that "
-                    "the first question over a passage does not wait for them (evals/benchmarks/RESULTS.md).")
+        description="Also embed every chunk's sentences and words when ingesting (about twice the encoder's "
+                    "work), so that the first question over a passage does not wait for them "
+                    "(evals/benchmarks/RESULTS.md).")
     top_k: int = Field(default=10, ge=1, le=100, description="Passages retrieved for an answer.")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         default="hybrid", description="Dense (embeddings), BM25 (keywords) or both, fused (evals/retrieval.py).")
