@@ -5,8 +5,14 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import socket
 import statistics
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -43,6 +49,31 @@ def vm_hwm_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+@contextmanager
+def serving(store: str | Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`assistant serve` over `store` on a free loopback port: (its URL, its process), once its first page
+    answers; stopped on the way out."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise SystemExit("assistant serve exited") from None
+                time.sleep(0.5)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def record(title: str, lines: list[str]) -> None:

@@ -22,16 +22,14 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from common import p50, p95, peak_rss_mib, record, vm_hwm_mib
+from common import p50, p95, peak_rss_mib, record, serving, vm_hwm_mib
 
 
 def main() -> None:
@@ -159,31 +157,14 @@ def _ask(store: Path, questions: list[str]) -> tuple[tuple, tuple, int]:
 
 
 def _serve_rss(store: Path, questions: list[str]) -> float:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--store", str(store), "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise SystemExit("assistant serve exited") from None
-                time.sleep(0.5)
-        from gradio_client import Client
+    from gradio_client import Client
 
+    with serving(store) as (url, server):
         client = Client(url, verbose=False, analytics_enabled=False)
         for q in questions:
             client.predict(q, api_name="/ask")
         client.close()
         return vm_hwm_mib(server.pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

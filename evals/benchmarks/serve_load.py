@@ -14,16 +14,16 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from common import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "evals" / "sets" / "corpus_questions.jsonl"
@@ -44,25 +44,10 @@ def main() -> None:
                        check=True, stdout=subprocess.DEVNULL)
     questions = [q["question"] for q in map(json.loads, QUESTIONS.read_text().splitlines()) if q["answerable"]]
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--store", store, "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}/"
     from gradio_client import Client
 
-    try:
-        started = time.perf_counter()
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    sys.exit("assistant serve exited")
-                time.sleep(0.5)
+    started = time.perf_counter()
+    with serving(store) as (url, _server):
         startup_s = time.perf_counter() - started
 
         def ask(client, question: str) -> tuple[float, float]:
@@ -89,9 +74,6 @@ def main() -> None:
         with ThreadPoolExecutor(args.clients) as pool:
             loaded = [x for batch in pool.map(session, range(args.clients)) for x in batch]
         wall = time.perf_counter() - released[0]
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, store {store}")
     print(f"serve start-up (to the first page): {startup_s:.1f} s")
