@@ -126,11 +126,9 @@ class Assistant:
             if cache is not None:
                 cache.put(todo, vectors)
         self.encoded += len(todo)
-        dim = len(next(iter(fresh.values()))) if fresh else len(next((v for v in found if v is not None), []))
-        out = np.empty((len(texts), dim), dtype=np.float32)
-        for i, (text, vector) in enumerate(zip(texts, found)):
-            out[i] = vector if vector is not None else fresh[text]
-        return out
+        if not texts:
+            return np.empty((0, 0), dtype=np.float32)
+        return np.stack([vector if vector is not None else fresh[text] for text, vector in zip(texts, found)])
 
     # --- ingest ------------------------------------------------------------------------------------
 
