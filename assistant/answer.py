@@ -1,28 +1,40 @@
 """Answer: retrieved passages -> a short answer made of report sentences, each with its citation.
 
 The extractive answerer needs no LLM. It splits the retrieved passages into sentences (with their offsets
-in the document text), scores each against the question, and answers with the best few, or abstains
-when none is good enough. No library does this sentence selection with exact offsets, hence the code.
+in the document text), describes each by a few features (how close it is in meaning to the question, how
+many of the question's terms it and its report hold, in the report's words or in others, whether it holds
+the kind of thing asked for), and ranks them with a logistic model fit on MultiHop-RAG's question-evidence
+pairs (`evals/fit_answerer.py`). A second logistic model turns the best sentence into `confidence`, the
+probability that the answer is right; below `min_confidence` it abstains. No library does this sentence
+selection with exact offsets, hence the code.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from .models import Passage
+from .models import Disagreement, Passage
 from .text import STOPWORDS, WORD
 
 # Cosine above which a word of a report stands for a question term (tuned on evals/sets/corpus_questions.jsonl).
 NEAR_TERM = 0.6
 RARITY_MIN, RARITY_MAX = 0.25, 2.0  # bounds of a question term's weight (see _rarity_weights)
 ABSTAIN = "The reports do not say. None of the retrieved passages answers this question."
+MODEL_FILE = Path(__file__).with_name("answerer_model.json")
+# Further sentences join the best one when their log-odds are within this of it: a second report saying
+# the same thing, or the next step of the answer; further down they are usually about something else.
+ANSWER_MARGIN = 1.0
+SUMMARY_MARGIN = 2.5  # a summary takes the best sentence of each report down to this far below the best
+SUMMARY_SENTENCES = 5
 
 MONTHS = ("january|february|march|april|may|june|july|august|september|october|november|december|"
           "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec")
@@ -36,17 +48,27 @@ PATTERNS = {
     "person": re.compile(r"\b[A-Z][a-z]+(-[A-Z]?[a-z]+)? [A-Z][a-z]+"),  # First Last
     "place": re.compile(r"\b(at|in|near|outside|from|to|on) (the )?[A-Z][a-z]"),
 }
+# What kind of thing a question asks for, from its wording anywhere (a keyword query has no "how many"
+# at its start, but "count" or "number of" in it). The first that matches wins.
 QUESTION_TYPES = [
-    (re.compile(r"^\s*how (long|many (days|weeks|months|years|hours))\b", re.I), "duration"),
-    (re.compile(r"\b(how many|how much|what number|what percentage|what share|how big|how large|"
-                r"what (was|is) the (total|number|figure|amount|price|score))\b", re.I), "number"),
-    (re.compile(r"^\s*(when|on what (date|day)|what (date|day|year|month|time)|which (date|day|year|month))\b",
+    (re.compile(r"\bhow (long|many (days|weeks|months|years|hours))\b|\b(duration|length of)\b", re.I), "duration"),
+    (re.compile(r"\b(how many|how much|what number|what percentage|what share|how big|how large|number of|"
+                r"count|tally|total|figure|amount|price|percentage|score)\b", re.I), "number"),
+    (re.compile(r"\b(when|what (date|day|year|month|time)|which (date|day|year|month)|on what (date|day)|date)\b",
                 re.I), "date"),
-    (re.compile(r"^\s*(who|whom|whose|which (analysts|people|officials|leader|researchers|authors))\b", re.I),
-     "person"),
-    (re.compile(r"^\s*(where|in which|at which|which (city|station|port|place|site|town|country))\b", re.I),
+    (re.compile(r"\b(who|whom|whose|which (analysts|people|officials|leader|researchers|authors)|author|authors)\b",
+                re.I), "person"),
+    (re.compile(r"\b(where|in which|at which|which (city|station|port|place|site|town|country)|location)\b", re.I),
      "place"),
 ]
+# A request for an overview: answered by the best sentence of each relevant report, in date order.
+SUMMARY = re.compile(r"\b(summari[sz]e|summary|sum up|rundown|run-down|overview|recap|brief me|background on|"
+                     r"what do (the )?(reports|articles|stories|sources) say|tell me (about|what)|"
+                     r"what is known about|what happened (with|to|in|at))\b", re.I)
+# Words that frame a request rather than name what it is about: not terms an answer must hold.
+FRAME_WORDS = frozenset("""summarize summarise summary sum rundown run-down overview recap brief background give me
+tell know known explain describe details detail anything everything happened happen please reports articles stories
+sources disagree differ agree question""".split())  # noqa: SIM905
 
 
 @dataclass
@@ -56,7 +78,9 @@ class Sentence:
     end: int
     text: str
     passage: Passage
-    score: float = 0.0
+    features: dict[str, float] = field(default_factory=dict)
+    logit: float = 0.0  # the ranker's log-odds that this sentence answers the question
+    score: float = 0.0  # the same as a probability
     coverage: float = 0.0  # share of the question's key terms in this sentence, its passage and title
 
 
@@ -66,39 +90,123 @@ class Selected:
     marker: int
 
 
+@dataclass
+class Extracted:
+    """What the extractive answerer returns: no sentences means abstention."""
+
+    text: str
+    selected: list[Selected]
+    confidence: float
+    low_confidence: bool = False
+    disagreements: list[Disagreement] = field(default_factory=list)
+
+
+@dataclass
+class Logistic:
+    """A fitted logistic model: features by name, standardised inside the weights."""
+
+    features: list[str]
+    weights: list[float]
+    bias: float
+
+    def logit(self, values: dict[str, float]) -> float:
+        return self.bias + sum(w * values.get(f, 0.0) for f, w in zip(self.features, self.weights))
+
+
+@dataclass
+class AnswerModel:
+    """The ranker, the confidence model and the thresholds `evals/fit_answerer.py` wrote."""
+
+    ranker: Logistic
+    confidence: Logistic
+    min_confidence: float
+    confident_answer: float
+    provenance: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> AnswerModel:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(Logistic(**data["ranker"]), Logistic(**data["confidence"]), data["min_confidence"],
+                   data["confident_answer"], data.get("provenance", {}))
+
+
+def question_type(question: str) -> str | None:
+    return next((kind for pattern, kind in QUESTION_TYPES if pattern.search(question)), None)
+
+
+def is_summary(question: str) -> bool:
+    return bool(SUMMARY.search(question))
+
+
 class ExtractiveAnswerer:
-    def __init__(self, embed: Callable[[list[str]], np.ndarray], max_sentences: int, min_score: float,
-                 min_coverage: float):
+    def __init__(self, embed: Callable[[list[str]], np.ndarray], max_sentences: int,
+                 min_confidence: float | None = None, confident_answer: float | None = None,
+                 model: AnswerModel | Path | None = None):
         self.embed = embed
         self.max_sentences = max_sentences
-        self.min_score = min_score
-        self.min_coverage = min_coverage
+        self.model = model if isinstance(model, AnswerModel) else AnswerModel.load(model or MODEL_FILE)
+        self.min_confidence = self.model.min_confidence if min_confidence is None else min_confidence
+        self.confident_answer = self.model.confident_answer if confident_answer is None else confident_answer
         self._word_cache: dict[str, np.ndarray] = {}  # words are few and recur: embed each once
 
     def answer(self, question: str, query_vector: np.ndarray, passages: list[Passage],
                texts: dict[str, str], titles: dict[str, str], dates: dict[str, str | None] | None = None
-               ) -> tuple[str, list[Selected]]:
-        """Returns (answer text with [n] markers, the cited sentences); no sentences means abstention."""
-        candidates = self.score(question, query_vector, passages, texts, titles, dates or {})
-        chosen: list[Sentence] = []
-        for s in candidates:
-            if len(chosen) >= self.max_sentences:
-                break
-            if s.score < self.min_score or s.coverage < self.min_coverage:
-                break  # sorted: nothing after is good enough either
-            if chosen and s.score < chosen[0].score - 0.08:
-                break
-            if any(_same_content(s.text, c.text) for c in chosen):
-                continue  # a wire copy or an overlap: one quote is enough
-            chosen.append(s)
-        if not chosen:
-            return ABSTAIN, []
+               ) -> Extracted:
+        """The answer text with [n] markers, the cited sentences, the confidence and any disagreement."""
+        from .values import find_disagreements
+
+        dates = dates or {}
+        ranked = self.score(question, query_vector, passages, texts, titles, dates)
+        if not ranked:
+            return Extracted(ABSTAIN, [], 0.0)
+        confidence = self.confidence(ranked)
+        if confidence < self.min_confidence:
+            return Extracted(ABSTAIN, [], confidence)
+        summary = is_summary(question)
+        chosen = self._summary(ranked, dates) if summary else self._choose(ranked)
+        differ = [] if summary else find_disagreements(question_type(question), ranked, chosen,
+                                                       ranked[0].logit - 2 * ANSWER_MARGIN)
+        for _, sentences in differ:
+            chosen += [s for s in sentences if not any(s is c for c in chosen)]
         selected = [Selected(s, i) for i, s in enumerate(chosen, start=1)]
-        return " ".join(f"{' '.join(sel.sentence.text.split())} [{sel.marker}]" for sel in selected), selected
+        marker = {id(sel.sentence): sel.marker for sel in selected}
+        text = " ".join(f"{' '.join(sel.sentence.text.split())} [{sel.marker}]" for sel in selected)
+        disagreements = [d.with_markers(marker) for d, _ in differ]
+        if disagreements:
+            text += " " + " ".join(d.sentence() for d in disagreements)
+        return Extracted(text, selected, confidence, confidence < self.confident_answer,
+                         [d.model() for d in disagreements])
+
+    def confidence(self, ranked: list[Sentence]) -> float:
+        return _sigmoid(self.model.confidence.logit(answer_features(ranked)))
+
+    def _choose(self, ranked: list[Sentence]) -> list[Sentence]:
+        return self._choose_from(ranked, self.max_sentences)
+
+    @staticmethod
+    def _choose_from(ranked: list[Sentence], max_sentences: int) -> list[Sentence]:
+        chosen = [ranked[0]]
+        for s in ranked[1:]:
+            if len(chosen) >= max_sentences or s.logit < ranked[0].logit - ANSWER_MARGIN:
+                break
+            if not any(_same_content(s.text, c.text) for c in chosen):
+                chosen.append(s)  # a wire copy or an overlap is left out: one quote is enough
+        return chosen
+
+    @staticmethod
+    def _summary(ranked: list[Sentence], dates: dict[str, str | None]) -> list[Sentence]:
+        """The best sentence of each report near the top, oldest report first."""
+        best: dict[str, Sentence] = {}
+        for s in ranked:
+            if s.logit < ranked[0].logit - SUMMARY_MARGIN or len(best) >= SUMMARY_SENTENCES:
+                break
+            if s.doc_id not in best and not any(_same_content(s.text, b.text) for b in best.values()):
+                best[s.doc_id] = s
+        return sorted(best.values(), key=lambda s: (dates.get(s.doc_id) or "9999", s.doc_id, s.start))
 
     def score(self, question: str, query_vector: np.ndarray, passages: list[Passage], texts: dict[str, str],
               titles: dict[str, str], dates: dict[str, str | None] | None = None) -> list[Sentence]:
-        """Every sentence of the passages, best first, with its score and question coverage."""
+        """Every sentence of the passages, best first, with its features, log-odds and question coverage."""
         sentences = self._sentences(passages, texts, titles)
         if not sentences:
             return []
@@ -106,8 +214,7 @@ class ExtractiveAnswerer:
         cosines = vectors @ np.asarray(query_vector)
         weights = _question_terms(question)
         required = {t for t in weights if t.isdigit()}  # a year or figure asked about must be there
-        qtype = next((kind for pattern, kind in QUESTION_TYPES if pattern.search(question)), None)
-        total = sum(weights.values()) or 1.0
+        qtype = question_type(question)
         dates = dates or {}
         # A sentence's context is what the reader sees with it: its report's title and date, and the
         # report's retrieved passages.
@@ -118,39 +225,54 @@ class ExtractiveAnswerer:
             contexts.setdefault(p.doc_id, _terms(heading)).update(_terms(p.text))
             read += [heading, p.text]
         near = self._near_terms(weights, contexts, surfaces(read))
-        weights = _rarity_weights(weights, contexts, near)
+        weights = _rarity_weights(weights, {d: c | set(near.get(d, {})) for d, c in contexts.items()})
         total = sum(weights.values()) or 1.0
         for s, cos in zip(sentences, cosines):
             own = _terms(s.text)
             context = own | contexts[s.doc_id]
-            in_sentence = sum(w for t, w in weights.items() if t in own) / total
-            s.coverage = sum(w * (1.0 if t in context else near.get((t, s.doc_id), 0.0))
-                             for t, w in weights.items()) / total if weights else 1.0
-            if required - context:
-                s.coverage = 0.0
-            typed = 1.0 if qtype is None or PATTERNS[qtype].search(s.text) else 0.0
-            s.score = round(float(0.55 * cos + 0.25 * in_sentence + 0.05 * s.coverage + 0.15 * typed), 4)
-        return sorted(sentences, key=lambda s: (-s.score, s.passage.rank, s.start))
+            nearby = near.get(s.doc_id, {})
+            s.coverage = sum(w for t, w in weights.items() if t in context or t in nearby) / total if weights else 1.0
+            typed = qtype is None or bool(PATTERNS[qtype].search(s.text))
+            s.features = {
+                "cos": float(cos),
+                "terms": sum(w for t, w in weights.items() if t in own) / total if weights else 1.0,
+                "terms_near": sum(w for t, w in weights.items() if t in own or own & nearby.get(t, set())) / total
+                if weights else 1.0,
+                "coverage": s.coverage,
+                "type_match": float(qtype is not None and typed),
+                "type_miss": float(not typed),
+                "figure_miss": float(bool(required - context)),
+                "passage_rank": 1.0 / s.passage.rank,
+                "length": math.log1p(len(WORD.findall(s.text))) / 4,
+            }
+            # A rare question word in a sentence about something else ("ties" in a baseball score, "tied")
+            # is no answer: the words count as much as the meaning agrees.
+            s.features["cos_terms"] = s.features["cos"] * s.features["terms_near"]
+            s.logit = self.model.ranker.logit(s.features)
+            s.score = round(_sigmoid(s.logit), 4)
+        return sorted(sentences, key=lambda s: (-s.logit, s.passage.rank, s.start))
 
     def _near_terms(self, weights: dict[str, float], contexts: dict[str, set[str]],
-                    surface: dict[str, str]) -> dict[tuple[str, str], float]:
-        """Question terms a report says in other words ("border" for "frontier"): for each term missing
-        from a report's context, 1.0 when a context word is close to it in the embedding space. A stem
-        is embedded as `surface` spells it ("study" embeds well, its stem "studi" does not)."""
+                    surface: dict[str, str]) -> dict[str, dict[str, set[str]]]:
+        """Question terms a report says in other words ("border" for "frontier", "signatures" for "wrote"):
+        {doc_id: {term: the words of the report close to it in the embedding space}}, for the terms
+        missing from the report. A stem is embedded as `surface` spells it ("study" embeds well, its stem
+        "studi" does not)."""
         missing = {t for t in weights if not t.isdigit() and any(t not in c for c in contexts.values())}
         if not missing:
             return {}
         vocabulary = sorted(set().union(*contexts.values()) | missing)
         vectors = dict(zip(vocabulary, self._word_vectors([surface.get(t, t) for t in vocabulary])))
-        near = {}
+        near: dict[str, dict[str, set[str]]] = {}
         for doc_id, context in contexts.items():
-            words = [w for w in context if not w.isdigit()]
-            if not words:
+            words_ = [w for w in context if not w.isdigit()]
+            if not words_:
                 continue
-            matrix = np.stack([vectors[w] for w in words])
+            matrix = np.stack([vectors[w] for w in words_])
             for term in missing - context:
-                if float((matrix @ vectors[term]).max()) >= NEAR_TERM:
-                    near[(term, doc_id)] = 1.0
+                close = {words_[i] for i in np.flatnonzero(matrix @ vectors[term] >= NEAR_TERM)}
+                if close:
+                    near.setdefault(doc_id, {})[term] = close
         return near
 
     def _word_vectors(self, words: list[str]) -> list[np.ndarray]:
@@ -247,8 +369,10 @@ def _stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The words of `text` that count as terms, lower-cased, in order (stopwords left out)."""
-    return [w.lower().strip("'’-") for w in WORD.findall(text) if w.lower() not in STOPWORDS]
+    """The words of `text` that count as terms, lower-cased, in order (stopwords left out). A hyphenated
+    word counts as its parts: "Kim Jong-un" and "Kim Jong Un" are the same name."""
+    parts = (p for w in WORD.findall(text) for p in w.lower().replace("’", "'").split("-"))
+    return [w for w in (p.strip("'") for p in parts) if w and w not in STOPWORDS]
 
 
 def _terms(text: str) -> set[str]:
@@ -266,28 +390,38 @@ def surfaces(texts: list[str]) -> dict[str, str]:
 
 
 def _question_terms(question: str) -> dict[str, float]:
-    """Key terms of the question with weights (all 1 for now; a term's rarity in the store is the better
-    weight, once a lexical index keeps those counts)."""
-    weights: dict[str, float] = {}
-    for word in WORD.findall(question):
-        low = word.lower().strip("'’-")
-        if low not in STOPWORDS and len(low) >= 2:
-            weights[_stem(low)] = 1.0
-    return weights
+    """Key terms of the question, each with weight 1 (rarity among the passages weighs them later); the
+    words that frame a request ("summarize", "tell me") are left out."""
+    return {_stem(w): 1.0 for w in words(question) if len(w) >= 2 and w not in FRAME_WORDS}
 
 
-def _rarity_weights(weights: dict[str, float], contexts: dict[str, set[str]],
-                    near: dict[tuple[str, str], float]) -> dict[str, float]:
-    """Weigh each question term by how few of the retrieved reports contain it: the names every passage
-    repeats ("Kim", "Putin") tell little; the focus of the question ("banquet", "signed") tells much."""
+def _rarity_weights(weights: dict[str, float], contexts: dict[str, set[str]]) -> dict[str, float]:
+    """Weigh each question term by how few of the retrieved reports contain it (in its words or in
+    others): the names every passage repeats ("Kim", "Putin") tell little; the focus of the question
+    ("banquet", "signed") tells much."""
     n = len(contexts)
     if not n:
         return weights
     out = {}
     for term, weight in weights.items():
-        df = sum(1 for doc_id, c in contexts.items() if term in c or (term, doc_id) in near)
+        df = sum(1 for c in contexts.values() if term in c)
         out[term] = weight * min(RARITY_MAX, max(RARITY_MIN, math.log((n + 1) / (df + 0.5))))
     return out
+
+
+def answer_features(ranked: list[Sentence]) -> dict[str, float]:
+    """What the confidence model sees: the best sentence, and how many other reports come close to it
+    (a fact several reports state is more often the answer)."""
+    top = ranked[0]
+    close = {s.doc_id for s in ranked if s.logit >= top.logit - ANSWER_MARGIN}
+    return {"top_logit": top.logit, "top_cos": top.features["cos"], "top_terms": top.features["terms_near"],
+            "top_coverage": top.coverage, "type_miss": top.features["type_miss"],
+            "figure_miss": top.features["figure_miss"], "reports_close": math.log(len(close)),
+            "runner_up_gap": top.logit - (ranked[1].logit if len(ranked) > 1 else top.logit - 5.0)}
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
 
 
 def _same_content(a: str, b: str) -> bool:

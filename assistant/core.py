@@ -98,7 +98,8 @@ class Assistant:
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
         s = self.settings
-        return ExtractiveAnswerer(self.embed, s.answer_sentences, s.min_answer_score, s.min_question_coverage)
+        return ExtractiveAnswerer(self.embed, s.answer_sentences, s.min_confidence, s.confident_answer,
+                                  s.answerer_model)
 
     @cached_property
     def embedding_cache(self):
@@ -347,35 +348,42 @@ class Assistant:
         retrieved_at = time.perf_counter()
         texts = self.store.texts(p.doc_id for p in passages)
         infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
+        titles, dates = {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()}
         if llm is None:
-            text, citations, sentences = self._extract(question, query_vector, passages, texts, infos)
+            # Similarity uses the standalone query (it knows what "he" is); the question's own words decide
+            # what kind of answer is wanted and which terms it must contain.
+            extracted = self.answerer.answer(question, query_vector, passages, texts, titles, dates)
+            text, citations, sentences = self._extract(extracted, passages, infos)
+            confidence, disagreements = extracted.confidence, extracted.disagreements
             if stream:
                 yield text
         else:
             written = yield from self._generate(llm, query, passages, texts, infos, stream)
-            checks = self.verifier.check(written, passages, texts, {d: i.title for d, i in infos.items()})
+            checks = self.verifier.check(written, passages, texts, titles)
             text, citations, sentences = self._compose(checks, passages, infos, strict)
+            # How likely the passages answer the question: the extractive answerer's view of the same
+            # passages (the verifier has already removed what they do not support).
+            ranked = self.answerer.score(question, query_vector, passages, texts, titles, dates)
+            confidence, disagreements = (self.answerer.confidence(ranked) if ranked else 0.0), []
         done = time.perf_counter()
         yield Answer(question=question, answer=text, abstained=not citations, citations=citations,
                      retrieved=passages, answerer=name, query=query, sentences=sentences,
+                     confidence=round(confidence, 4), disagreements=disagreements,
+                     low_confidence=bool(citations) and confidence < self.answerer.confident_answer,
                      timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
                                         answer=round((done - retrieved_at) * 1000, 1), total=_ms(started)))
 
-    def _extract(self, question: str, query_vector: np.ndarray, passages: list[Passage], texts: dict[str, str],
-                 infos: dict[str, DocumentInfo]) -> tuple[str, list[Citation], list[AnswerSentence]]:
-        # Similarity uses the standalone query (it knows what "he" is); the question's own words decide
-        # what kind of answer is wanted and which terms it must contain.
-        text, selected = self.answerer.answer(question, query_vector, passages, texts,
-                                              {d: i.title for d, i in infos.items()},
-                                              {d: i.date for d, i in infos.items()})
+    @staticmethod
+    def _extract(extracted, passages: list[Passage], infos: dict[str, DocumentInfo]
+                 ) -> tuple[str, list[Citation], list[AnswerSentence]]:
         citations, sentences = [], []
-        for sel in selected:
+        for sel in extracted.selected:
             s = sel.sentence
             # An extracted sentence is its own quote: verbatim, so supported by construction.
             citations.append(_citation(sel.marker, infos[s.doc_id], s.start, s.end, s.text, s.score, passages))
             sentences.append(AnswerSentence(text=" ".join(s.text.split()), markers=[sel.marker], supported=True,
                                             support_score=1.0))
-        return text, citations, sentences
+        return extracted.text, citations, sentences
 
     def _generate(self, llm, query: str, passages: list[Passage], texts: dict[str, str],
                   infos: dict[str, DocumentInfo], stream: bool) -> Iterator[str]:

@@ -139,6 +139,18 @@ class AnswerSentence(BaseModel):
     flags: list[str] = Field(default=[], description="What the verifier found wrong, in words.")
 
 
+class DisagreementValue(BaseModel):
+    value: str = Field(description="The value as the report words it (\"73\", \"about 70\", \"6 October\").")
+    markers: list[int] = Field(description="The citations ([n]) that give this value.")
+
+
+class Disagreement(BaseModel):
+    """Reports that give different values for the same fact: a figure, a date or a duration."""
+
+    about: str = Field(description="What the values measure, in words (\"freight cars\", \"date\").")
+    values: list[DisagreementValue]
+
+
 class Answer(BaseModel):
     question: str
     answer: str
@@ -149,3 +161,11 @@ class Answer(BaseModel):
     answerer: str = "extractive"
     query: str = Field(default="", description="The standalone question retrieval used (follow-ups rewritten).")
     sentences: list[AnswerSentence] = []
+    confidence: float = Field(
+        default=0.0, ge=0, le=1,
+        description="Estimated probability that the answer is right (calibrated: see evals/README.md); for an "
+                    "abstention, that of the best answer it held back.")
+    low_confidence: bool = Field(
+        default=False, description="Answered, but with a confidence below `confident_answer`: check the sources.")
+    disagreements: list[Disagreement] = Field(
+        default=[], description="Cited reports that give different values for the same fact.")

@@ -68,12 +68,17 @@ class Settings(BaseSettings):
         description="Each further chunk of a report already retrieved counts this much less (1: off).")
     answer_sentences: int = Field(default=3, ge=1, le=10,
                                   description="Most report sentences an extractive answer is made of.")
-    min_answer_score: float = Field(
-        default=0.545,
-        description="Extractive answers abstain when the best sentence scores below this (see README, calibration).")
-    min_question_coverage: float = Field(
-        default=0.5,
-        description="Share of the question's key terms that the best sentence and its passage must contain.")
+    answerer_model: Path | None = Field(
+        default=None, description="The extractive answerer's fitted model (JSON); empty: the one shipped, "
+                                  "assistant/answerer_model.json (evals/fit_answerer.py writes both).")
+    min_confidence: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Extractive answers abstain when their confidence is below this; empty: the threshold fit with "
+                    "the answerer's model (assistant/answerer_model.json, README: how the answerer decides).")
+    confident_answer: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Answers below this confidence are shown as low confidence (check the sources); empty: the "
+                    "value fit with the answerer's model.")
     max_file_mb: float = Field(default=100.0, gt=0, description="Files larger than this are refused.")
     max_document_mb: float = Field(
         default=10.0, gt=0, description="Reports longer than this many million characters are refused (a JSONL "

@@ -27,9 +27,11 @@ EXAMPLES = [
 ]
 UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".jsonl"]
 CONTEXT_CHARS = 700  # of the report shown on each side of a cited quote
+LOW_CONFIDENCE = "Low confidence: this may not answer the question: check the sources."
 LEGEND = ('<div class="legend"><span class="ok">plain text</span>: a passage supports it, click its '
           '<span class="cite-demo">[n]</span> to read it · <span class="bad">struck through ⚠</span>: '
-          'no passage supports it · <span class="abst">grey italics</span>: the reports do not answer</div>')
+          'no passage supports it · <span class="low">amber bar</span>: answered with low confidence, check '
+          'the sources · <span class="abst">grey italics</span>: the reports do not answer</div>')
 CSS = """
 .conv { display: flex; flex-direction: column; gap: 14px; font-size: 15px; line-height: 1.5; }
 .conv .legend { font-size: 12px; opacity: 0.8; }
@@ -38,6 +40,12 @@ CSS = """
 .conv .a { padding: 8px 12px; border-left: 3px solid var(--color-accent); }
 .conv .a.abstained, .legend .abst { border-left-color: #999; font-style: italic; color: #666; }
 .conv .a.streaming { opacity: 0.75; }
+.conv .a.low { border-left-color: #e0a100; background: rgba(224, 161, 0, 0.08); }
+.legend .low { border-left: 3px solid #e0a100; padding-left: 4px; }
+.conv .low-warning { color: #b06f00; font-size: 13px; font-weight: 600; margin-bottom: 4px; }
+.conv .differ { font-size: 13px; margin-top: 6px; padding: 4px 8px; border: 1px solid #e0a100; border-radius: 6px; }
+.conv .differ ul { margin: 2px 0 0 0; padding-left: 18px; }
+.conv .confidence { font-size: 12px; opacity: 0.7; margin-top: 4px; }
 .conv .s.bad, .legend .bad { text-decoration: line-through; text-decoration-color: #c0392b; }
 .conv .s.bad::after { content: " ⚠ not supported by the reports"; color: #c0392b; text-decoration: none;
                       display: inline-block; font-size: 12px; }
@@ -88,15 +96,39 @@ def render_conversation(turns: list[dict]) -> str:
 
 
 def render_answer(answer: dict, turn: int) -> str:
+    """One answer: its sentences with their markers, a warning above it when its confidence is low, the
+    "Reports differ" box, then its confidence and sources. An abstention is its text alone: its confidence
+    is that of an answer it held back, so showing it would only confuse."""
     if answer["abstained"]:
         return f'<div class="a abstained">{_esc(answer["answer"])}</div>'
-    supported = {c["marker"]: c["supported"] for c in answer["citations"]}
     sentences = []
     for s in answer["sentences"]:
-        marks = "".join(_cite(turn, m, supported.get(m, True)) for m in s["markers"])
         title = f' title="{_esc("; ".join(s["flags"]))}"' if s["flags"] else ""
-        sentences.append(f'<span class="s {"ok" if s["supported"] else "bad"}"{title}>{_esc(s["text"])}</span>{marks}')
-    return f'<div class="a">{" ".join(sentences)}{render_sources(answer, turn)}</div>'
+        sentences.append(f'<span class="s {"ok" if s["supported"] else "bad"}"{title}>{_esc(s["text"])}</span>'
+                         f'{_cites(answer, turn, s["markers"])}')
+    low = answer["low_confidence"]
+    warning = f'<div class="low-warning" role="note">{_esc(LOW_CONFIDENCE)}</div>' if low else ""
+    confidence = (f'<div class="confidence" title="Estimated probability that the answer is right">'
+                  f'confidence {answer["confidence"]:.2f}</div>')
+    return (f'<div class="a{" low" if low else ""}">{warning}{" ".join(sentences)}'
+            f'{render_disagreements(answer, turn)}{confidence}{render_sources(answer, turn)}</div>')
+
+
+def render_disagreements(answer: dict, turn: int) -> str:
+    """The "Reports differ" box: per fact, each value the cited reports give, with the markers giving it."""
+    if not answer["disagreements"]:
+        return ""
+    items = []
+    for d in answer["disagreements"]:
+        values = "; ".join(f'{_esc(v["value"])} {_cites(answer, turn, v["markers"])}' for v in d["values"])
+        items.append(f"<li>{_esc(d['about'])}: {values}</li>")
+    return f'<div class="differ" role="note"><b>Reports differ</b><ul>{"".join(items)}</ul></div>'
+
+
+def _cites(answer: dict, turn: int, markers: list[int]) -> str:
+    """The [n] buttons for these markers, each flagged when its citation does not support its sentence."""
+    supported = {c["marker"]: c["supported"] for c in answer["citations"]}
+    return "".join(_cite(turn, m, supported.get(m, True)) for m in markers)
 
 
 def _cite(turn: int, marker: int, supported: bool = True) -> str:
@@ -149,10 +181,21 @@ def export_markdown(turns: list[dict]) -> str:
         answer = turn.get("answer")
         if answer is None:
             continue
-        lines += [f"## {turn['question']}", "", answer["answer"], ""]
+        lines += [f"## {turn['question']}", ""]
+        if answer["low_confidence"] and not answer["abstained"]:
+            lines += [f"**{LOW_CONFIDENCE}**", ""]
+        lines += [answer["answer"], ""]
+        if not answer["abstained"]:
+            lines += [f"Confidence: {answer['confidence']:.2f}", ""]
         for s in answer["sentences"]:
             if not s["supported"]:
                 lines.append(f"- Not supported by the reports: {s['text']} ({'; '.join(s['flags'])})")
+        if answer["disagreements"]:
+            lines += ["", "Reports differ:"] if lines[-1] else ["Reports differ:"]
+            for d in answer["disagreements"]:
+                values = "; ".join(f"{v['value']} " + "".join(f"[{m}]" for m in v["markers"]) for v in d["values"])
+                lines.append(f"- {d['about']}: {values}")
+            lines.append("")
         for c in answer["citations"]:
             where = ", ".join(x for x in (c["source"], c["author"], c["date"]) if x)
             lines += [f"[{c['marker']}] {c['title']} ({where}){'' if c['supported'] else ' - does NOT support it'}",

@@ -1,12 +1,15 @@
 """The evaluation harness end to end: run a set through the CLI, report, compare."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from assistant.cli import app
-from assistant.evaluation.run import load_set
+from assistant.evaluation.report import compare_runs, write_report
+from assistant.evaluation.run import EvalCase, load_set, score_case, summarise
 
 from .conftest import QUESTIONS
 
@@ -46,12 +49,16 @@ def test_run_writes_per_question_summary_and_report(runs):
     for key in ("hit@1", "hit@10", "recall@5", "mrr@10", "ndcg@10", "budget_recall@2000", "budget_recall@4000"):
         assert 0.0 <= summary["retrieval"][key] <= 1.0
     assert summary["citations"]["quote_exact"] == 1.0
+    assert 0.0 <= summary["citations"]["cites_evidence"] <= 1.0
+    assert all(0.0 <= r["scores"]["confidence"] <= 1.0 and r["scores"]["right"] in (True, False) for r in records)
+    assert summary["counts"]["calibrated"] > 0 and 0.0 <= summary["confidence"]["ece"] <= 1.0
     assert summary["run"]["model_hash"] and summary["run"]["corpus_hash"] and summary["run"]["code_version"]
     assert summary["latency_ms"]["p95"] >= summary["latency_ms"]["p50"] > 0
-    for name in ("report.md", "report.html", "recall_at_k.png", "scores.png", "by_type.png", "latency.png"):
+    for name in ("report.md", "report.html", "recall_at_k.png", "scores.png", "by_type.png", "latency.png",
+                 "reliability.png"):
         assert (full / name).stat().st_size > 0
     html = (full / "report.html").read_text()
-    assert "<img src='recall_at_k.png'" in html and "Worst questions" in html
+    assert "<img src='recall_at_k.png'" in html and "<img src='reliability.png'" in html and "Worst questions" in html
 
 
 def test_compare_fails_on_a_weaker_run(runs):
@@ -60,6 +67,71 @@ def test_compare_fails_on_a_weaker_run(runs):
     assert "retrieval.hit@10 *" in worse.output and "DROP" in worse.output and "FAILED" in worse.output
     same = runner.invoke(app, ["eval", "compare", str(runs / "full"), str(runs / "full"), "--fail-on-drop", "2"])
     assert same.exit_code == 0 and "0 questions changed outcome" in same.output
+
+
+PASSAGE = {"rank": 1, "doc_id": "a", "score": 0.8, "text": "Satellite images showed 73 freight cars."}
+
+
+def handmade_record(case: EvalCase, answer: str, confidence: float, quote: str = PASSAGE["text"]) -> dict:
+    """A record as run_eval writes it, for an answer made by hand (no model, no store)."""
+    abstained = not answer
+    citations = [] if abstained else [{"doc_id": "a", "quote": quote, "start": 0, "end": len(quote), "score": 0.8}]
+    asked = {"question": case.question, "answer": answer, "abstained": abstained, "citations": citations,
+             "retrieved": [PASSAGE], "timings_ms": {"retrieve": 1.0, "answer": 1.0, "total": 2.0},
+             "confidence": confidence}
+    return {**case.model_dump(), **asked, "scores": score_case(case, asked, {"a": PASSAGE["text"]})}
+
+
+def handmade_run(folder: Path) -> list[dict]:
+    cars = EvalCase(id="cars", question="How many cars?", reference_answer="73",
+                    evidence=[{"doc_id": "a", "text": "showed 73 freight cars"}])
+    nothing = EvalCase(id="none", question="Who won?", answerable=False)
+    records = [
+        handmade_record(cars, "Satellite images showed 73 freight cars.", 0.9),  # right
+        handmade_record(cars.model_copy(update={"id": "cars2"}), "Trains ran.", 0.3, quote="Trains ran."),  # wrong
+        handmade_record(nothing, "", 0.2),  # abstained rightly: the answer held back was wrong
+        handmade_record(nothing.model_copy(update={"id": "none2"}), "Satellite images showed 73 freight cars.",
+                        0.6),  # answered an unanswerable question: wrong
+        handmade_record(cars.model_copy(update={"id": "cars3"}), "", 0.4),  # abstained wrongly: left out
+    ]
+    summary = summarise(records)
+    summary["run"] = {"set": "handmade", "documents": 1, "top_k": 5, "answerer": "extractive", "model": "none",
+                      "code_version": "test", "wall_seconds": 0.1}
+    folder.mkdir()
+    (folder / "per_question.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return records
+
+
+def test_confidence_figures_and_the_reliability_plot_of_a_handmade_run(tmp_path):
+    records = handmade_run(tmp_path / "new")
+    assert [r["scores"]["right"] for r in records] == [True, False, True, False, False]
+    assert [r["scores"]["confidence"] for r in records] == [0.9, 0.3, 0.2, 0.6, 0.4]
+    summary = json.loads((tmp_path / "new" / "summary.json").read_text())
+    # calibrated: (0.9, right), (0.3, wrong), (0.2, wrong), (0.6, wrong); the wrong abstention is left out
+    assert summary["counts"]["calibrated"] == 4 and summary["confidence"]["auroc"] == 1.0
+    assert summary["confidence"]["ece"] == pytest.approx((0.1 + 0.3 + 0.2 + 0.6) / 4)
+    assert summary["citations"]["cites_evidence"] == 0.5  # of the two answers to `cars`
+    md, html = write_report(tmp_path / "new")
+    assert "![reliability.png](reliability.png)" in md.read_text() and "| confidence.auroc | 1.000 |" in md.read_text()
+    assert "<img src='reliability.png'" in html.read_text() and (tmp_path / "new" / "reliability.png").stat().st_size
+
+
+def test_reports_and_comparisons_of_runs_older_than_confidence(tmp_path):
+    """A run made before confidence and cites_evidence existed still reports, and compares with a new one."""
+    handmade_run(tmp_path / "new")
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "new", old)
+    summary = json.loads((old / "summary.json").read_text())
+    for key in ("confidence", "reliability"):
+        del summary[key]
+    del summary["citations"]["cites_evidence"], summary["counts"]["calibrated"]
+    (old / "summary.json").write_text(json.dumps(summary))
+    md, _ = write_report(old)
+    assert "reliability.png" not in md.read_text() and "| confidence.auroc | n/a |" in md.read_text()
+    table, failed = compare_runs(old, tmp_path / "new", fail_on_drop=2)
+    assert not failed and "| confidence.auroc * | n/a | 1.000 |" in table
+    assert "| citations.cites_evidence * | n/a | 0.500 |" in table
 
 
 def test_bad_inputs_are_usage_errors(tmp_path, assistant):
@@ -87,8 +159,6 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 
 def test_report_shows_its_plots_in_a_browser(runs):
-    import shutil
-
     chromium = shutil.which("chromium")
     if not chromium:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
@@ -103,7 +173,7 @@ def test_report_shows_its_plots_in_a_browser(runs):
         page.goto((runs / "full" / "report.html").as_uri())
         page.wait_for_load_state("load")
         widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
-        assert len(widths) == 4 and all(w > 100 for w in widths), widths
+        assert len(widths) == 5 and all(w > 100 for w in widths), widths
         assert page.locator("h2", has_text="Headline").count() == 1
         page.screenshot(path=str(shots / "eval-report.png"), full_page=True)
         browser.close()

@@ -7,8 +7,15 @@ import json
 from typer.testing import CliRunner
 
 from assistant.cli import app
-from assistant.models import Answer, AnswerSentence, Citation, Copy, Timings
-from assistant.ui import export_json, export_markdown, render_conversation, render_passage
+from assistant.models import Answer, AnswerSentence, Citation, Copy, Disagreement, DisagreementValue, Timings
+from assistant.ui import (
+    LOW_CONFIDENCE,
+    export_json,
+    export_markdown,
+    render_answer,
+    render_conversation,
+    render_passage,
+)
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> *bold* [link](javascript:x)'
 
@@ -46,6 +53,57 @@ def test_answers_show_markers_sources_and_unsupported_sentences():
         [{"question": "q", "answer": abstained}])
     streaming = render_conversation([{"question": "q", "answer": None, "streaming": "Seventy"}])
     assert 'class="a streaming">Seventy …' in streaming
+
+
+def cars_answer(**fields) -> dict:
+    """Two reports that count the freight cars differently, each cited once."""
+    fields = {"abstained": False, "answer": "Satellite images showed 73 freight cars. [1]", "confidence": 0.83,
+              **fields}
+    citations = [Citation(marker=n, doc_id=f"d{n}", title=f"Report {n}", source="Monitor", author=None, date=None,
+                          url=None, path="/x", quote=quote, start=0, end=len(quote), score=0.9)
+                 for n, quote in ((1, "Satellite images showed 73 freight cars."), (2, "About 70 cars stood there."))]
+    sentences = [AnswerSentence(text="Satellite images showed 73 freight cars.", markers=[1], supported=True,
+                                support_score=0.9)]
+    return Answer(question="How many freight cars?", citations=citations, retrieved=[], sentences=sentences,
+                  timings_ms=Timings(retrieve=1, answer=1, total=2), **fields).model_dump(mode="json")
+
+
+def test_a_low_confidence_answer_is_shown_with_its_warning_and_markers():
+    page = render_conversation([{"question": "q", "answer": cars_answer(low_confidence=True, confidence=0.31)}])
+    assert '<div class="a low"><div class="low-warning" role="note">' + LOW_CONFIDENCE in page
+    assert page.index(LOW_CONFIDENCE) < page.index("Satellite images showed 73")  # the warning comes first
+    assert 'class="cite" data-turn="0" data-marker="1"' in page and "confidence 0.31" in page
+    assert "abstained" not in page and '<span class="low">' in page  # the legend explains the style
+    assert "**" + LOW_CONFIDENCE + "**" in export_markdown([{"question": "q", "answer": cars_answer(
+        low_confidence=True)}])
+
+
+def test_a_confident_answer_shows_its_confidence_without_a_warning():
+    answer = render_answer(cars_answer(), 0)
+    assert answer.startswith('<div class="a">') and "confidence 0.83" in answer
+    assert "Low confidence" not in answer and "low-warning" not in answer
+
+
+def test_an_abstention_shows_no_confidence():
+    abstained = cars_answer(abstained=True, answer="The reports do not say.", low_confidence=False, confidence=0.2)
+    assert render_answer(abstained, 0) == '<div class="a abstained">The reports do not say.</div>'
+    md = export_markdown([{"question": "q", "answer": abstained}])
+    assert "The reports do not say." in md and "Confidence" not in md
+
+
+def test_disagreements_are_listed_with_clickable_markers_and_escaped():
+    disagreements = [Disagreement(about="freight cars", values=[DisagreementValue(value="73", markers=[1]),
+                                                                DisagreementValue(value="about 70", markers=[2])]),
+                     Disagreement(about=HOSTILE, values=[DisagreementValue(value=HOSTILE, markers=[1])])]
+    answer = cars_answer(disagreements=disagreements)
+    box = render_answer(answer, 3).split('<div class="differ" role="note">', 1)[1].split("</div>", 1)[0]
+    assert box.startswith("<b>Reports differ</b>")
+    assert ('<li>freight cars: 73 <button class="cite" data-turn="3" data-marker="1" aria-label="Show source 1">'
+            '[1]</button>; about 70 <button class="cite" data-turn="3" data-marker="2"') in box
+    assert "<script>" not in box and "<img" not in box and box.count("&lt;script&gt;") == 2
+    md = export_markdown([{"question": "q", "answer": answer}])
+    assert "Confidence: 0.83" in md and "Reports differ:\n- freight cars: 73 [1]; about 70 [2]\n" in md
+    assert "Reports differ" not in render_answer(cars_answer(), 0)
 
 
 def test_the_passage_panel_marks_the_quote_in_its_context():

@@ -85,6 +85,8 @@ def _tables(summary: dict) -> list[tuple[str, list[tuple[str, object]]]]:
         ("Abstention", list(summary["abstention"].items())),
         ("Citations", list(summary["citations"].items())),
         ("Verification of answer sentences", list(summary.get("verification", {}).items())),
+        ("Confidence", [("questions", summary["counts"].get("calibrated")),
+                        *summary.get("confidence", {}).items()]),
         ("Latency (ms)", list(summary["latency_ms"].items())),
     ]
 
@@ -165,6 +167,18 @@ def _plots(folder: Path, summary: dict, records: list[dict]) -> list[str]:
     ax.hist([r["scores"]["latency_ms"] for r in records], bins=20)
     ax.set(title="Latency per question", xlabel="ms", ylabel="questions")
     save(fig, "latency.png")
+
+    if "reliability" in summary:  # runs older than confidence have no table
+        table, confidence = summary["reliability"], summary["confidence"]
+        fig, ax = plt.subplots(figsize=(5, 3.2))
+        bars = ax.bar([(b["low"] + b["high"]) / 2 for b in table], [b["accuracy"] or 0 for b in table],
+                      width=1 / len(table), edgecolor="black", alpha=0.7, label="share right")
+        ax.bar_label(bars, labels=[str(b["count"]) if b["count"] else "" for b in table], fontsize=7)
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+        ax.set(title=f"Reliability (AUROC {_fmt(confidence['auroc'])}, ECE {_fmt(confidence['ece'])})",
+               xlabel="confidence (bars: questions per bin)", ylabel="share right", xlim=(0, 1), ylim=(0, 1.1))
+        ax.legend(fontsize=8, loc="upper left")
+        save(fig, "reliability.png")
     return names
 
 
@@ -176,7 +190,7 @@ def compare_runs(a: str | Path, b: str | Path, fail_on_drop: float | None = None
     sb, rb = load_run(b)
     lines = ["| metric | A | B | change |", "|---|---|---|---|"]
     failed = []
-    for group in ("retrieval", "answer", "abstention", "citations", "verification", "latency_ms"):
+    for group in ("retrieval", "answer", "abstention", "citations", "verification", "confidence", "latency_ms"):
         for key in sorted(set(sa.get(group, {})) | set(sb.get(group, {}))):
             va, vb = sa.get(group, {}).get(key), sb.get(group, {}).get(key)
             change = "" if va is None or vb is None else f"{vb - va:+.3f}"

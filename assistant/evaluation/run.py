@@ -24,6 +24,9 @@ HEADLINE = {
     "abstention.accuracy": True,
     "abstention.false_rate": False,
     "citations.quote_exact": True,
+    "citations.cites_evidence": True,
+    "confidence.auroc": True,
+    "confidence.ece": False,
 }
 
 
@@ -108,6 +111,9 @@ def score_case(case: EvalCase, answer: dict, texts: dict[str, str]) -> dict:
     if not answer["abstained"]:
         scores["citations"] = m.citation_metrics(answer, texts, case.evidence, case.references)
     scores["verification"] = m.verification_metrics(answer)
+    scores["confidence"] = answer.get("confidence", 0.0)
+    scores["right"] = m.is_right(case.answerable, answer["abstained"], answer["answer"], case.references,
+                                 scores.get("citations", {}).get("cites_evidence"))
     return scores
 
 
@@ -147,20 +153,27 @@ def run_eval(assistant, cases: list[EvalCase], out: str | Path, top_k: int | Non
 def summarise(records: list[dict]) -> dict:
     """Means of every metric over the questions it applies to, and counts."""
 
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 4)
+
     def mean(values: list[float]) -> float | None:
-        return round(sum(values) / len(values), 4) if values else None
+        return rounded(sum(values) / len(values)) if values else None
 
     def collect(group: str) -> dict:
         keys = sorted({k for r in records for k in r["scores"].get(group, {})})
         return {k: mean([r["scores"][group][k] for r in records if k in r["scores"].get(group, {})]) for k in keys}
 
     answerable = [r for r in records if r["answerable"]]
+    calibration = calibration_set(records)
+    confidences, labels = [c for c, _ in calibration], [label for _, label in calibration]
+    table = m.reliability(confidences, labels)
     latencies = [r["scores"]["latency_ms"] for r in records]
     return {
         "counts": {"questions": len(records), "answerable": len(answerable),
                    "unanswerable": len(records) - len(answerable),
                    "with_evidence": sum(1 for r in records if r["evidence"]),
-                   "answered": sum(1 for r in records if not r["abstained"])},
+                   "answered": sum(1 for r in records if not r["abstained"]),
+                   "calibrated": len(calibration)},
         "retrieval": collect("retrieval"),
         "answer": collect("answer"),
         "abstention": {
@@ -169,9 +182,24 @@ def summarise(records: list[dict]) -> dict:
         },
         "citations": collect("citations"),
         "verification": collect("verification"),
+        "confidence": {"auroc": rounded(m.auroc(confidences, labels)), "ece": rounded(m.calibration_error(table)),
+                       "mean": mean(confidences), "accuracy": mean([float(label) for label in labels])},
+        "reliability": table,
         "latency_ms": {"p50": m.percentile(latencies, 50), "p95": m.percentile(latencies, 95),
                        "total": round(sum(latencies), 1)},
     }
+
+
+def calibration_set(records: list[dict]) -> list[tuple[float, bool]]:
+    """(confidence, was the best answer right) for every question where that is known (evals/README.md).
+    Records of runs older than `right` are left out."""
+    pairs = []
+    for r in records:
+        scores = r["scores"]
+        label = m.best_answer_right(r["answerable"], r["abstained"], scores.get("right"))
+        if "right" in scores and label is not None:
+            pairs.append((scores.get("confidence", 0.0), label))
+    return pairs
 
 
 def headline(summary: dict, key: str) -> float | None:
