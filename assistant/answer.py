@@ -33,6 +33,7 @@ MODEL_FILE = Path(__file__).with_name("answerer_model.json")
 # Further sentences join the best one when their log-odds are within this of it: a second report saying
 # the same thing, or the next step of the answer; further down they are usually about something else.
 ANSWER_MARGIN = 1.0
+DISAGREEMENT_MARGIN = 3.0  # how far below the best a sentence giving another value may score
 SUMMARY_MARGIN = 2.5  # a summary takes the best sentence of each report down to this far below the best
 SUMMARY_SENTENCES = 5
 
@@ -53,22 +54,25 @@ PATTERNS = {
 QUESTION_TYPES = [
     (re.compile(r"\bhow (long|many (days|weeks|months|years|hours))\b|\b(duration|length of)\b", re.I), "duration"),
     (re.compile(r"\b(how many|how much|what number|what percentage|what share|how big|how large|number of|"
-                r"count|tally|total|figure|amount|price|percentage|score)\b", re.I), "number"),
-    (re.compile(r"\b(when|what (date|day|year|month|time)|which (date|day|year|month)|on what (date|day)|date)\b",
-                re.I), "date"),
-    (re.compile(r"\b(who|whom|whose|which (analysts|people|officials|leader|researchers|authors)|author|authors)\b",
-                re.I), "person"),
+                r"count|tally|total|figures?|amount|price|percentage|score)\b", re.I), "number"),
+    (re.compile(r"\b(when|what (dates?|days?|years?|months?|time)|which (dates?|days?|years?|months?)|"
+                r"on what (dates?|days?)|dates?)\b", re.I), "date"),
+    (re.compile(r"\b(who|whom|whose|which (analysts|people|officials|leader|researchers|authors)|authors?|"
+                r"names? of|named)\b", re.I), "person"),
     (re.compile(r"\b(where|in which|at which|which (city|station|port|place|site|town|country)|location)\b", re.I),
      "place"),
 ]
+POSSESSIVE = re.compile(r"'s$")
 # A request for an overview: answered by the best sentence of each relevant report, in date order.
 SUMMARY = re.compile(r"\b(summari[sz]e|summary|sum up|rundown|run-down|overview|recap|brief me|background on|"
                      r"what do (the )?(reports|articles|stories|sources) say|tell me (about|what)|"
                      r"what is known about|what happened (with|to|in|at))\b", re.I)
-# Words that frame a request rather than name what it is about: not terms an answer must hold.
+# Words that frame a request rather than name what it is about, and light verbs whose meaning is in the
+# words around them ("set off", "get in exchange"): not terms an answer must hold.
 FRAME_WORDS = frozenset("""summarize summarise summary sum rundown run-down overview recap brief background give me
 tell know known explain describe details detail anything everything happened happen please reports articles stories
-sources disagree differ agree question""".split())  # noqa: SIM905
+sources disagree differ agree question get got gets set sets make made makes take took takes go went goes come came
+put""".split())  # noqa: SIM905
 
 
 @dataclass
@@ -150,14 +154,15 @@ class ExtractiveAnswerer:
         self._word_cache: dict[str, np.ndarray] = {}  # words are few and recur: embed each once
 
     def answer(self, question: str, query_vector: np.ndarray, passages: list[Passage],
-               texts: dict[str, str], titles: dict[str, str], dates: dict[str, str | None] | None = None
-               ) -> Extracted:
-        """The answer text with [n] markers, the cited sentences, the confidence and any disagreement."""
+               texts: dict[str, str], titles: dict[str, str], dates: dict[str, str | None] | None = None,
+               earlier: str = "") -> Extracted:
+        """The answer text with [n] markers, the cited sentences, the confidence and any disagreement.
+        `earlier` is what a follow-up continues (the previous question): its terms count half."""
         from .values import find_disagreements
 
         dates = dates or {}
-        ranked = self.score(question, query_vector, passages, texts, titles, dates)
-        if not ranked:
+        ranked = self.score(question, query_vector, passages, texts, titles, dates, earlier)
+        if not ranked or not words(question):
             return Extracted(ABSTAIN, [], 0.0)
         confidence = self.confidence(ranked)
         if confidence < self.min_confidence:
@@ -165,7 +170,7 @@ class ExtractiveAnswerer:
         summary = is_summary(question)
         chosen = self._summary(ranked, dates) if summary else self._choose(ranked)
         differ = [] if summary else find_disagreements(question_type(question), ranked, chosen,
-                                                       ranked[0].logit - 2 * ANSWER_MARGIN)
+                                                       ranked[0].logit - DISAGREEMENT_MARGIN)
         for _, sentences in differ:
             chosen += [s for s in sentences if not any(s is c for c in chosen)]
         selected = [Selected(s, i) for i, s in enumerate(chosen, start=1)]
@@ -205,15 +210,16 @@ class ExtractiveAnswerer:
         return sorted(best.values(), key=lambda s: (dates.get(s.doc_id) or "9999", s.doc_id, s.start))
 
     def score(self, question: str, query_vector: np.ndarray, passages: list[Passage], texts: dict[str, str],
-              titles: dict[str, str], dates: dict[str, str | None] | None = None) -> list[Sentence]:
+              titles: dict[str, str], dates: dict[str, str | None] | None = None, earlier: str = ""
+              ) -> list[Sentence]:
         """Every sentence of the passages, best first, with its features, log-odds and question coverage."""
         sentences = self._sentences(passages, texts, titles)
         if not sentences:
             return []
         vectors = self.embed([s.text for s in sentences])
         cosines = vectors @ np.asarray(query_vector)
-        weights = _question_terms(question)
-        required = {t for t in weights if t.isdigit()}  # a year or figure asked about must be there
+        weights = {**{t: 0.5 for t in _question_terms(earlier)}, **_question_terms(question)}
+        required = {t for t in weights if t.isdigit()}  # a year or figure the question names
         qtype = question_type(question)
         dates = dates or {}
         # A sentence's context is what the reader sees with it: its report's title and date, and the
@@ -241,7 +247,12 @@ class ExtractiveAnswerer:
                 "coverage": s.coverage,
                 "type_match": float(qtype is not None and typed),
                 "type_miss": float(not typed),
-                "figure_miss": float(bool(required - context)),
+                "figure_miss": float(bool(required - own)),  # the "7" of "berth 7", the "2019" asked about
+                # The weightiest question term the sentence's report does not hold, in any words: what
+                # "banquet" is to a question about the summit banquet, when no report mentions one.
+                "focus_miss": max((w for t, w in weights.items() if t not in context and t not in nearby),
+                                  default=0.0) / RARITY_MAX,
+                "unit_match": float(qtype == "number" and _counts_asked_thing(s.text, weights)),
                 "passage_rank": 1.0 / s.passage.rank,
                 "length": math.log1p(len(WORD.findall(s.text))) / 4,
             }
@@ -284,17 +295,20 @@ class ExtractiveAnswerer:
         return [self._word_cache[w] for w in words]
 
     def _sentences(self, passages: list[Passage], texts: dict[str, str], titles: dict[str, str]) -> list[Sentence]:
+        from .verify import passage_window
+
         seen: set[tuple[str, int]] = set()
         out = []
         for p in passages:
             text = texts.get(p.doc_id)
             if text is None:
                 continue
-            for start, end in sentence_spans(text, p.start, p.end):
+            # Chunks are cut by word pieces: widened to whole sentences, none is quoted half.
+            for start, end in sentence_spans(text, *passage_window(text, p.start, p.end)):
                 sentence = text[start:end]
                 if (p.doc_id, start) in seen or len(WORD.findall(sentence)) < 4:
                     continue
-                if sentence.lstrip().startswith("#") or sentence.strip() == titles.get(p.doc_id, "").strip():
+                if sentence.lstrip().startswith("#") or sentence.split() == titles.get(p.doc_id, "").split():
                     continue  # a heading names the topic; it does not answer
                 seen.add((p.doc_id, start))
                 out.append(Sentence(p.doc_id, start, end, sentence, p))
@@ -371,7 +385,7 @@ def _stem(word: str) -> str:
 def words(text: str) -> list[str]:
     """The words of `text` that count as terms, lower-cased, in order (stopwords left out). A hyphenated
     word counts as its parts: "Kim Jong-un" and "Kim Jong Un" are the same name."""
-    parts = (p for w in WORD.findall(text) for p in w.lower().replace("’", "'").split("-"))
+    parts = (p for w in WORD.findall(text) for p in POSSESSIVE.sub("", w.lower().replace("’", "'")).split("-"))
     return [w for w in (p.strip("'") for p in parts) if w and w not in STOPWORDS]
 
 
@@ -410,14 +424,20 @@ def _rarity_weights(weights: dict[str, float], contexts: dict[str, set[str]]) ->
 
 
 def answer_features(ranked: list[Sentence]) -> dict[str, float]:
-    """What the confidence model sees: the best sentence, and how many other reports come close to it
-    (a fact several reports state is more often the answer)."""
+    """What the confidence model sees: the ranker's log-odds for the best sentence, and the weight of the
+    weightiest question term its report does not hold in any words. (Fuller sets, with the best
+    sentence's other features and how many reports come close to it, did worse on held-out sets:
+    docs/answerer.md.)"""
     top = ranked[0]
-    close = {s.doc_id for s in ranked if s.logit >= top.logit - ANSWER_MARGIN}
-    return {"top_logit": top.logit, "top_cos": top.features["cos"], "top_terms": top.features["terms_near"],
-            "top_coverage": top.coverage, "type_miss": top.features["type_miss"],
-            "figure_miss": top.features["figure_miss"], "reports_close": math.log(len(close)),
-            "runner_up_gap": top.logit - (ranked[1].logit if len(ranked) > 1 else top.logit - 5.0)}
+    return {"top_logit": top.logit, "focus_miss": top.features.get("focus_miss", 0.0)}
+
+
+def _counts_asked_thing(text: str, weights: dict[str, float]) -> bool:
+    """Does the sentence give a figure for something the question names ("73 freight cars" for "how many
+    freight cars")?"""
+    from .values import values
+
+    return any(v.unit & weights.keys() for v in values(text, "number"))
 
 
 def _sigmoid(x: float) -> float:

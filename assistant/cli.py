@@ -175,7 +175,12 @@ def ask(
 
 
 def format_answer(answer: Answer) -> str:
-    lines = [answer.answer, ""]
+    lines = []
+    if answer.low_confidence:
+        lines += ["Low confidence: this may not answer the question: check the sources.", ""]
+    lines += [answer.answer, ""]
+    if not answer.abstained:
+        lines += [f"Confidence: {answer.confidence:.2f}", ""]
     unsupported = [s for s in answer.sentences if not s.supported]
     if unsupported:
         lines.append("Not supported by the reports:")

@@ -257,9 +257,10 @@ class Assistant:
     def _embed_sentences(self, pending: list) -> None:
         """Puts the sentences and words the extractive answerer will score into the embedding cache."""
         from .answer import sentence_spans, words
+        from .verify import passage_window
 
         texts = [doc.text[a:b] for doc, _, _, doc_nodes in pending for n in doc_nodes
-                 for a, b in sentence_spans(doc.text, n.start_char_idx, n.end_char_idx)]
+                 for a, b in sentence_spans(doc.text, *passage_window(doc.text, n.start_char_idx, n.end_char_idx))]
         texts += [w for doc, *_ in pending
                   for w in words(f"{doc.meta.get('title') or ''} {(doc.meta.get('date') or '').replace('-', ' ')} "
                                  f"{doc.text}")]
@@ -350,9 +351,12 @@ class Assistant:
         infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
         titles, dates = {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()}
         if llm is None:
-            # Similarity uses the standalone query (it knows what "he" is); the question's own words decide
-            # what kind of answer is wanted and which terms it must contain.
-            extracted = self.answerer.answer(question, query_vector, passages, texts, titles, dates)
+            # A follow-up's passages come from the question with what it follows ("he" is Kim); among
+            # them, its answer is what the follow-up itself asks (how he travelled, not how long).
+            earlier = query.removesuffix(question) if query != question else ""
+            own = np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32) if earlier else None
+            extracted = self.answerer.answer(question, query_vector if own is None else own, passages, texts, titles,
+                                             dates, earlier)
             text, citations, sentences = self._extract(extracted, passages, infos)
             confidence, disagreements = extracted.confidence, extracted.disagreements
             if stream:

@@ -34,6 +34,7 @@ DATE = re.compile(rf"\b(\d{{1,2}}) ({MONTH})\b|\b({MONTH}) (\d{{1,2}})\b(?!,? \d
 COUNT = re.compile(rf"\b{QUALIFIER}{FIGURE}\s+((?:[a-z][a-z-]*\s+)?[a-z][a-z-]*)", re.I)
 NOT_A_UNIT = re.compile(rf"^({MONTH}|{UNITS}|per|percent|and|or|of|to|in|on|at|the|a|an)\b", re.I)
 ABOUT = {"date": "the date", "duration": "how long"}
+SAME_TERMS = 0.6  # share of the answer sentence's question terms another report's sentence must hold
 
 
 @dataclass
@@ -102,11 +103,15 @@ def find_disagreements(kind: str | None, ranked: Sequence[Sentence], chosen: Seq
     sentences to cite for it (the answer's own first). At most one disagreement: the answer's."""
     if kind not in ("number", "date", "duration"):
         return []
-    candidates = [*chosen, *(s for s in ranked if s.logit >= floor and all(s is not c for c in chosen))]
     anchor = next(((s, v) for s in chosen for v in values(s.text, kind)), None)
     if anchor is None:
         return []
     first, value = anchor
+    # Another report's value counts when its sentence scores near the answer's and holds most of the
+    # question's terms the answer's sentence holds: a date of another event in the story does not.
+    enough = SAME_TERMS * first.features.get("terms_near", 0.0)
+    candidates = [*chosen, *(s for s in ranked if s.logit >= floor and all(s is not c for c in chosen)
+                             and s.features.get("terms_near", 0.0) >= enough)]
     by_key: dict[tuple, tuple[str, list[Sentence]]] = {}
     for s in candidates:
         same = next((v for v in values(s.text, kind) if _same_thing(value, v)), None)

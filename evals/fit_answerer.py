@@ -43,9 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 QUERIES = ROOT.parent / "shared" / "data" / "multihop_rag" / "queries.jsonl"
 SENTENCE_FEATURES = ["cos", "terms", "terms_near", "cos_terms", "coverage", "type_match", "type_miss", "figure_miss",
-                     "passage_rank", "length"]
-ANSWER_FEATURES = ["top_logit", "top_cos", "top_terms", "top_coverage", "type_miss", "figure_miss",
-                   "reports_close", "runner_up_gap"]
+                     "unit_match", "focus_miss", "passage_rank", "length"]
+ANSWER_FEATURES = ["top_logit", "focus_miss"]
 
 
 def articles(rows: list[dict]) -> list[dict]:
@@ -173,8 +172,13 @@ def fit(questions: list[dict]) -> dict:
     w, b = np.array(confidence["weights"]), confidence["bias"]
     p = 1 / (1 + np.exp(-(matrix(answers, ANSWER_FEATURES) @ w + b)))
     answerable = np.array([r["answerable"] for r in answers])
+    # Each training set counts the same, however many questions it has: the threshold should suit a new
+    # set of questions, not the mix of the biggest one.
+    group = np.array([r["group"] for r in answers])
+    sets = [g for g in dict.fromkeys(group) if 0 < answerable[group == g].sum() < (group == g).sum()]
     thresholds = np.round(np.arange(0.05, 0.96, 0.01), 2)
-    min_confidence = float(max(thresholds, key=lambda t: balanced_accuracy(p, answerable, t)))
+    min_confidence = float(max(thresholds, key=lambda t: np.mean(
+        [balanced_accuracy(p[group == g], answerable[group == g], t) for g in sets])))
     return {"ranker": ranker, "confidence": confidence, "min_confidence": min_confidence,
             "confident_answer": max(0.5, min_confidence),
             "provenance": {"questions": dict(Counter(q["group"] for q in questions)),
@@ -194,7 +198,7 @@ def main() -> int:
     parser.add_argument("--set", nargs=3, action="append", default=[], metavar=("NAME", "SET", "STORE"),
                         help="an evaluation set to fit on too, with the store that holds its corpus")
     parser.add_argument("--folds", type=Path, default=None,
-                        help="also write one model per --set, fit without the sets of its corpus (leave one corpus out)")
+                        help="also write one model per --set, fit without the sets of its corpus")
     parser.add_argument("--cache", type=Path, default=None, help="keep the collected features here (JSONL)")
     parser.add_argument("--out", type=Path, default=ROOT / "assistant" / "answerer_model.json")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """The extractive answerer's parts that need no model: words, question kinds, values, disagreements."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -10,11 +10,13 @@ from assistant.values import find_disagreements, values
 
 def test_a_hyphenated_name_is_the_same_name_spelled_apart():
     assert words("Kim Jong-un met Putin") == words("kim jong un met putin") == ["kim", "jong", "un", "met", "putin"]
+    assert words("Kim's train, Kim Jong-un’s trip") == ["kim", "train", "kim", "jong", "un", "trip"]
 
 
 def test_the_words_that_frame_a_request_are_not_terms():
     assert set(_question_terms("Give me a rundown on the rail traffic")) == {"rail", "traffic"}
     assert set(_question_terms("Summarize what the reports say about Tumangang")) == {"tumangang"}
+    assert set(_question_terms("When did Kim set off from Pyongyang?")) == {"kim", "pyongyang"}
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -25,6 +27,8 @@ def test_the_words_that_frame_a_request_are_not_terms():
     ("when was the study published", "date"),
     ("Who wrote the satellite study?", "person"),
     ("Where did Kim Jong Un and Putin meet", "place"),
+    ("On what dates did the launches fail?", "date"),
+    ("What is the name of the Russian defence minister?", "person"),
     ("Why did Kim go to Russia?", None),
 ])
 def test_the_kind_of_answer_is_read_from_the_wording_anywhere(question, kind):
@@ -55,6 +59,7 @@ class FakeSentence:  # the fields find_disagreements reads
     doc_id: str
     text: str
     logit: float
+    features: dict = field(default_factory=lambda: {"terms_near": 1.0})
 
 
 def test_different_figures_for_the_same_thing_from_two_reports_disagree():
@@ -84,5 +89,5 @@ def test_no_disagreement_when_reports_agree_or_score_too_low_or_the_question_ask
 def test_the_shipped_model_says_what_it_was_fit_on():
     model = AnswerModel.load()
     assert 0 < model.min_confidence <= model.confident_answer < 1
-    assert "MultiHop-RAG" in model.provenance["fit_on"] and model.provenance["figures"]["test"]["questions"] > 0
+    assert "MultiHop-RAG" in model.provenance["fit_on"] and model.provenance["questions"]["multihop"] > 0
     assert len(model.ranker.features) == len(model.ranker.weights)

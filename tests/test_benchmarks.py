@@ -70,3 +70,11 @@ def test_profiles(tmp_path):
     ask = (tmp_path / "profiles" / "ask.txt").read_text()
     assert "Assistant.ingest" in ingest and "Assistant.ask" in ask
     assert "== ingest of" in out
+
+
+def test_ask_latency_benchmark(assistant, tmp_path_factory):
+    from .conftest import store_copy
+
+    store = store_copy(assistant, tmp_path_factory, "latency")
+    out = _run("ask_latency.py", store, "--questions", SET, "--max-questions", 3)
+    assert "- first reading: retrieval p50" in out and "- again: total p50" in out

@@ -32,11 +32,21 @@ def test_ingest_json_contract(store):
         assert d["status"] == "unchanged"
 
 
+def test_ask_prints_confidence_and_the_low_confidence_warning(store, assistant):
+    out = run("ask", "How long did Kim's trip to Russia last?", "--store", store).stdout
+    answer = assistant.ask("How long did Kim's trip to Russia last?")
+    assert f"Confidence: {answer.confidence:.2f}" in out and "Reports differ" in out
+    assert ("Low confidence: this may not answer the question" in out) == answer.low_confidence
+
+
 def test_ask_json_contract(store):
     data = json.loads(run("ask", "How many freight cars did satellite images show at Tumangang station?",
                           "--store", store, "--json").stdout)
     assert set(data) == {"question", "answer", "abstained", "citations", "retrieved", "timings_ms", "answerer",
-                         "query", "sentences"}
+                         "query", "sentences", "confidence", "low_confidence", "disagreements"}
+    assert 0 <= data["confidence"] <= 1 and isinstance(data["low_confidence"], bool)
+    for d in data["disagreements"]:
+        assert d["about"] and all(v["value"] and v["markers"] for v in d["values"])
     assert data["answerer"] == "extractive" and data["query"] == data["question"]
     assert all(s["supported"] and s["markers"] for s in data["sentences"])
     assert set(data["timings_ms"]) == {"retrieve", "answer", "total"}

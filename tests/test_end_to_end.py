@@ -29,7 +29,12 @@ KNOWN_MISSES = {
 ANSWERABLE = [pytest.param(q, id=q["id"], marks=pytest.mark.xfail(reason=KNOWN_MISSES[q["id"]], strict=True))
               if q["id"] in KNOWN_MISSES else pytest.param(q, id=q["id"])
               for q in corpus_questions() if q["answerable"]]
-UNANSWERABLE = [q for q in corpus_questions() if not q["answerable"]]
+# Unanswerable questions the answerer answers today (its confidence is above min_confidence): near-topic
+# questions whose best sentence is about the thing asked but does not give it. Strict, like KNOWN_MISSES.
+KNOWN_ANSWERED: dict[str, str] = {}
+UNANSWERABLE = [pytest.param(q, id=q["id"], marks=pytest.mark.xfail(reason=KNOWN_ANSWERED[q["id"]], strict=True))
+                if q["id"] in KNOWN_ANSWERED else pytest.param(q, id=q["id"])
+                for q in corpus_questions() if not q["answerable"]]
 
 
 def norm(text):
@@ -37,7 +42,7 @@ def norm(text):
 
 
 def test_the_question_set_is_big_enough():
-    assert len(ANSWERABLE) - len(KNOWN_MISSES) >= 15 and len(UNANSWERABLE) >= 8
+    assert len(ANSWERABLE) - len(KNOWN_MISSES) >= 15 and len(UNANSWERABLE) - len(KNOWN_ANSWERED) >= 6
 
 
 def assert_exact(assistant, answer):
@@ -60,7 +65,7 @@ def test_answers_are_cited_and_the_quote_holds_the_answer(assistant, q):
         f"{q['question']!r}: no cited quote holds {answers}; got {[c.quote for c in answer.citations]}")
 
 
-@pytest.mark.parametrize("q", UNANSWERABLE, ids=[q["id"] for q in UNANSWERABLE])
+@pytest.mark.parametrize("q", UNANSWERABLE)
 def test_abstains_when_the_reports_do_not_say(assistant, q):
     answer = assistant.ask(q["question"])
     assert answer.abstained, f"answered {q['question']!r} with {answer.answer!r}"
@@ -178,3 +183,56 @@ def test_store_built_with_other_chunking_is_refused(assistant):
     other = Assistant(settings=assistant.settings.model_copy(update={"chunk_size": 120}))
     with pytest.raises(StoreMismatch, match="chunk_size"):
         other.store  # noqa: B018
+
+
+# --- issue 14: wording, summaries, disagreements, confidence ------------------------------------------
+
+PLANTED = [  # the three disagreements corpus/README.md plants: question, values one report gives each
+    ("How long did Kim's trip to Russia last?", {"seven days", "six days"}),
+    ("How many freight cars were at Tumangang station?", {"73", "about 70"}),
+    ("When was the Beyond Parallel study published?", {"5 October", "6 October"}),
+]
+
+
+@pytest.mark.parametrize("question, wanted", PLANTED, ids=["trip-length", "freight-cars", "study-date"])
+def test_planted_disagreements_are_stated_with_both_values_cited(assistant, question, wanted):
+    answer = assistant.ask(question)
+    assert_exact(assistant, answer)
+    [differ] = answer.disagreements
+    assert {v.value for v in differ.values} == wanted
+    quotes = {c.marker: c for c in answer.citations}
+    for value in differ.values:
+        assert value.markers and all(value.value.lower() in quotes[m].quote.lower() for m in value.markers)
+    assert len({quotes[v.markers[0]].doc_id for v in differ.values}) == 2, "two reports, each cited"
+    assert "Reports differ" in answer.answer
+
+
+@pytest.mark.parametrize("question, wanted", [
+    ("Who wrote the satellite study?", ["Bermudez"]),
+    ("Where did Kim Jong Un and Putin meet?", ["Vostochny", "rocket launch site"]),
+    ("Where did Kim and Putin meet?", ["Vostochny", "rocket launch site"]),
+    ("tumangang freight car count", ["73", "about 70"]),
+    ("how many wagons did the csis researchers spot at tumangang", ["73", "about 70"]),
+])
+def test_journalists_wordings_get_an_answer(assistant, question, wanted):
+    answer = assistant.ask(question)
+    assert not answer.abstained, f"abstained on {question!r}"
+    assert_exact(assistant, answer)
+    assert any(w.lower() in answer.answer.lower() for w in wanted), answer.answer
+
+
+def test_a_summary_cites_several_reports_in_date_order(assistant):
+    answer = assistant.ask("Summarize the rail traffic between North Korea and Russia.")
+    assert not answer.abstained
+    assert_exact(assistant, answer)
+    assert len({c.doc_id for c in answer.citations}) >= 2
+    dates = [c.date for c in sorted(answer.citations, key=lambda c: c.marker)]
+    assert dates == sorted(dates), "oldest report first"
+
+
+def test_every_answer_carries_a_confidence_and_abstentions_a_low_one(assistant):
+    answered = assistant.ask("How many freight cars did satellite images show at Tumangang station?")
+    held_back = assistant.ask("What did Kim and Putin eat at the summit banquet?")
+    assert 0 <= held_back.confidence < assistant.answerer.min_confidence <= answered.confidence <= 1
+    assert held_back.abstained and not held_back.low_confidence and not held_back.disagreements
+    assert answered.low_confidence == (answered.confidence < assistant.answerer.confident_answer)
