@@ -4,9 +4,9 @@ The extractive answerer needs no LLM. It splits the retrieved passages into sent
 in the document text), describes each by a few features (how close it is in meaning to the question, how
 many of the question's terms it and its report hold, in the report's words or in others, whether it holds
 the kind of thing asked for), and ranks them with a logistic model fit on MultiHop-RAG's question-evidence
-pairs (`evals/fit_answerer.py`). A second logistic model turns the best sentence into `confidence`, the
-probability that the answer is right; below `min_confidence` it abstains. No library does this sentence
-selection with exact offsets, hence the code.
+pairs and the evaluation sets (`evals/fit_answerer.py`, docs/answerer.md). A second logistic model turns
+the best sentence into `confidence`, the probability that the answer is right; below `min_confidence` it
+abstains. No library does this sentence selection with exact offsets, hence the code.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class Sentence:
     logit: float = 0.0  # the ranker's log-odds that this sentence answers the question
     score: float = 0.0  # the same as a probability
     coverage: float = 0.0  # share of the question's key terms in this sentence, its passage and title
+    unmet: bool = False  # lacks a figure the question names: ranked after every sentence that has it
 
 
 @dataclass
@@ -129,12 +130,20 @@ class AnswerModel:
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> AnswerModel:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(Logistic(**data["ranker"]), Logistic(**data["confidence"]), data["min_confidence"],
-                   data["confident_answer"], data.get("provenance", {}))
+        """The model in `path`; ValueError naming the file and what is wrong with it."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(Logistic(**data["ranker"]), Logistic(**data["confidence"]), float(data["min_confidence"]),
+                       float(data["confident_answer"]), data.get("provenance", {}))
+        except OSError as exc:
+            raise ValueError(f"answerer_model {path}: cannot read it ({exc.strerror})") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"answerer_model {path}: not a model written by evals/fit_answerer.py "
+                             f"({type(exc).__name__}: {exc})") from None
 
 
 def question_type(question: str) -> str | None:
+    """number, date, duration, person or place: what the question asks for, if its wording says."""
     return next((kind for pattern, kind in QUESTION_TYPES if pattern.search(question)), None)
 
 
@@ -192,7 +201,7 @@ class ExtractiveAnswerer:
     def _choose_from(ranked: list[Sentence], max_sentences: int) -> list[Sentence]:
         chosen = [ranked[0]]
         for s in ranked[1:]:
-            if len(chosen) >= max_sentences or s.logit < ranked[0].logit - ANSWER_MARGIN:
+            if len(chosen) >= max_sentences or s.logit < ranked[0].logit - ANSWER_MARGIN or s.unmet > ranked[0].unmet:
                 break
             if not any(_same_content(s.text, c.text) for c in chosen):
                 chosen.append(s)  # a wire copy or an overlap is left out: one quote is enough
@@ -220,6 +229,9 @@ class ExtractiveAnswerer:
         cosines = vectors @ np.asarray(query_vector)
         weights = {**{t: 0.5 for t in _question_terms(earlier)}, **_question_terms(question)}
         required = {t for t in weights if t.isdigit()}  # a year or figure the question names
+        # A figure the question names is a constraint, not a hint: "berth 7" is not answered by "berth 12".
+        # An identifier must be in the sentence; a year in its report (often only in the report's date).
+        years = {t for t in required if len(t) == 4 and t[:2] in ("19", "20")}
         qtype = question_type(question)
         dates = dates or {}
         # A sentence's context is what the reader sees with it: its report's title and date, and the
@@ -261,7 +273,8 @@ class ExtractiveAnswerer:
             s.features["cos_terms"] = s.features["cos"] * s.features["terms_near"]
             s.logit = self.model.ranker.logit(s.features)
             s.score = round(_sigmoid(s.logit), 4)
-        return sorted(sentences, key=lambda s: (-s.logit, s.passage.rank, s.start))
+            s.unmet = bool((required - years) - own or years - context)
+        return sorted(sentences, key=rank_key)
 
     def _near_terms(self, weights: dict[str, float], contexts: dict[str, set[str]],
                     surface: dict[str, str]) -> dict[str, dict[str, set[str]]]:
@@ -406,7 +419,7 @@ def surfaces(texts: list[str]) -> dict[str, str]:
 def _question_terms(question: str) -> dict[str, float]:
     """Key terms of the question, each with weight 1 (rarity among the passages weighs them later); the
     words that frame a request ("summarize", "tell me") are left out."""
-    return {_stem(w): 1.0 for w in words(question) if len(w) >= 2 and w not in FRAME_WORDS}
+    return {_stem(w): 1.0 for w in words(question) if (len(w) >= 2 or w.isdigit()) and w not in FRAME_WORDS}
 
 
 def _rarity_weights(weights: dict[str, float], contexts: dict[str, set[str]]) -> dict[str, float]:
@@ -421,6 +434,11 @@ def _rarity_weights(weights: dict[str, float], contexts: dict[str, set[str]]) ->
         df = sum(1 for c in contexts.values() if term in c)
         out[term] = weight * min(RARITY_MAX, max(RARITY_MIN, math.log((n + 1) / (df + 0.5))))
     return out
+
+
+def rank_key(s: Sentence) -> tuple:
+    """Best first: sentences holding the figures the question names, then by the ranker's log-odds."""
+    return (s.unmet, -s.logit, s.passage.rank if s.passage else 0, s.start)
 
 
 def answer_features(ranked: list[Sentence]) -> dict[str, float]:

@@ -61,6 +61,7 @@ def _assistant(store: Path | None, config: Path | None, **overrides: object) -> 
         settings = load_settings(config, store=store, **overrides)
         assistant = Assistant(settings=settings)
         assistant.store  # open now, so that a mismatched store is reported here  # noqa: B018
+        assistant.answerer  # and a bad answerer_model file  # noqa: B018
         if settings.answerer != "extractive":  # a missing model or URL is reported before any work
             assistant.llm_answerer(settings.answerer)
     except (FileNotFoundError, StoreMismatch, StoreUnavailable, ValueError, LLMError) as exc:

@@ -113,7 +113,8 @@ def collect(assistant, cases: list[dict], group: str, progress: bool = True) -> 
                                           {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()})
         out.append({"id": case["id"], "group": group, "answerable": case["answerable"],
                     "sentences": [{"features": s.features, "coverage": s.coverage, "doc_id": s.doc_id,
-                                   "text": s.text, "start": s.start, "positive": is_positive(s.text, case)}
+                                   "text": s.text, "start": s.start, "unmet": s.unmet,
+                                   "positive": is_positive(s.text, case)}
                                   for s in ranked]})
     return out
 
@@ -136,7 +137,7 @@ def matrix(rows: list[dict], names: list[str]) -> np.ndarray:
 
 def answer_rows(questions: list[dict], ranker: dict) -> list[dict]:
     """Each question's answer features under `ranker`, and whether the answer it gives is right."""
-    from assistant.answer import ExtractiveAnswerer, Logistic, Sentence, answer_features
+    from assistant.answer import ExtractiveAnswerer, Logistic, Sentence, answer_features, rank_key
 
     logistic = Logistic(**ranker)
     rows = []
@@ -147,9 +148,9 @@ def answer_rows(questions: list[dict], ranker: dict) -> list[dict]:
         for s in q["sentences"]:
             sentence = Sentence(s["doc_id"], s["start"], s["start"] + len(s["text"]), s["text"], None,
                                 features=s["features"], logit=logistic.logit(s["features"]), coverage=s["coverage"])
-            sentence.positive = s["positive"]
+            sentence.positive, sentence.unmet = s["positive"], s.get("unmet", False)
             ranked.append(sentence)
-        ranked.sort(key=lambda s: -s.logit)
+        ranked.sort(key=rank_key)
         chosen = ExtractiveAnswerer._choose_from(ranked, max_sentences=3)
         rows.append({**answer_features(ranked), "right": any(s.positive for s in chosen),
                      "answerable": q["answerable"], "group": q["group"]})

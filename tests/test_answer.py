@@ -91,3 +91,21 @@ def test_the_shipped_model_says_what_it_was_fit_on():
     assert 0 < model.min_confidence <= model.confident_answer < 1
     assert "MultiHop-RAG" in model.provenance["fit_on"] and model.provenance["questions"]["multihop"] > 0
     assert len(model.ranker.features) == len(model.ranker.weights)
+
+
+def test_a_sentence_without_the_figure_asked_about_ranks_after_one_with_it():
+    from assistant.answer import Sentence, rank_key
+
+    berth_12 = Sentence("a", 0, 10, "84 containers at berth 12", None, logit=2.0, unmet=True)
+    berth_7 = Sentence("a", 20, 30, "49 containers at berth 7", None, logit=-1.0)
+    assert sorted([berth_12, berth_7], key=rank_key) == [berth_7, berth_12]
+    assert set(_question_terms("How many containers at berth 7?")) == {"contain", "berth", "7"}
+
+
+def test_a_bad_answerer_model_file_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"answerer_model .*missing.json: cannot read it"):
+        AnswerModel.load(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"ranker": {}}')
+    with pytest.raises(ValueError, match=r"broken.json: not a model written by evals/fit_answerer.py"):
+        AnswerModel.load(broken)

@@ -132,7 +132,8 @@ def test_ask_then_click_a_marker_to_read_the_highlighted_source(page):
     mark = page.locator("#passage mark")
     mark.wait_for(timeout=20_000)
     assert "73 freight cars" in mark.inner_text()
-    assert "Northeast Asia Monitor" in page.locator("#passage").inner_text()
+    outlets = ("Northeast Asia Monitor", "Harbor City Times", "Lakeside Evening Post")  # the study and its wire copy
+    assert any(outlet in page.locator("#passage").inner_text() for outlet in outlets)
     shot(page, "chat")
     # a second question keeps the conversation; its marker is a button, pressed here with the keyboard
     ask(page, "How long did Kim Jong-un's trip to Russia last?")
@@ -155,6 +156,33 @@ def test_abstention_looks_like_one_and_the_export_has_provenance(page):
         link.click()
     exported = json.loads(Path(download.value.path()).read_text())
     assert exported["turns"][0]["abstained"] and exported["settings"]["top_k"]
+
+
+def test_reports_that_differ_are_shown_and_each_value_opens_its_passage(page):
+    ask(page, "How long did Kim Jong-un's trip to Russia last?")
+    box = page.locator("#conversation .a").last.locator(".differ")
+    assert "Reports differ" in box.inner_text() and "seven days" in box.inner_text() and "six days" in box.inner_text()
+    box.locator("button.cite").last.click()
+    mark = page.locator("#passage mark")
+    mark.wait_for(timeout=20_000)
+    assert "six days" in mark.inner_text() or "seven days" in mark.inner_text()
+    shot(page, "reports-differ")
+
+
+def test_a_low_confidence_answer_is_shown_as_such_with_its_sources(page, server):
+    # Which answers are low confidence depends on the fitted model: find one through the API first.
+    from gradio_client import Client
+
+    client = Client(server, analytics_enabled=False, verbose=False)
+    candidates = ("Who wrote the satellite study?", "Which satellite company took the pictures?",
+                  "What did Russia get from North Korea in exchange?")
+    question = next((q for q in candidates if json.loads(client.predict(q, api_name="/ask"))["low_confidence"]), None)
+    assert question, "none of the three questions is answered with low confidence"
+    answer = ask(page, question)
+    last = page.locator("#conversation .a").last
+    assert "low" in last.get_attribute("class") and "Low confidence" in answer
+    assert last.locator("button.cite").count() >= 1, "still an answer, with its citations"
+    shot(page, "low-confidence")
 
 
 def test_upload_ask_and_remove_a_report(page, tmp_path):
