@@ -24,6 +24,7 @@ import numpy as np
 
 from .models import Disagreement, Passage
 from .text import STOPWORDS, WORD
+from .values import find_disagreements, is_year, values
 
 # Cosine above which a word of a report stands for a question term (tuned on evals/sets/corpus_questions.jsonl).
 NEAR_TERM = 0.6
@@ -102,7 +103,6 @@ class Extracted:
     text: str
     selected: list[Selected]
     confidence: float
-    low_confidence: bool = False
     disagreements: list[Disagreement] = field(default_factory=list)
 
 
@@ -167,8 +167,6 @@ class ExtractiveAnswerer:
                earlier: str = "") -> Extracted:
         """The answer text with [n] markers, the cited sentences, the confidence and any disagreement.
         `earlier` is what a follow-up continues (the previous question): its terms count half."""
-        from .values import find_disagreements
-
         dates = dates or {}
         ranked = self.score(question, query_vector, passages, texts, titles, dates, earlier)
         if not ranked or not words(question):
@@ -188,8 +186,7 @@ class ExtractiveAnswerer:
         disagreements = [d.with_markers(marker) for d, _ in differ]
         if disagreements:
             text += " " + " ".join(d.sentence() for d in disagreements)
-        return Extracted(text, selected, confidence, confidence < self.confident_answer,
-                         [d.model() for d in disagreements])
+        return Extracted(text, selected, confidence, [d.model() for d in disagreements])
 
     def confidence(self, ranked: list[Sentence]) -> float:
         return _sigmoid(self.model.confidence.logit(answer_features(ranked)))
@@ -231,7 +228,7 @@ class ExtractiveAnswerer:
         required = {t for t in weights if t.isdigit()}  # a year or figure the question names
         # A figure the question names is a constraint, not a hint: "berth 7" is not answered by "berth 12".
         # An identifier must be in the sentence; a year in its report (often only in the report's date).
-        years = {t for t in required if len(t) == 4 and t[:2] in ("19", "20")}
+        years = {t for t in required if is_year(t)}
         qtype = question_type(question)
         dates = dates or {}
         # A sentence's context is what the reader sees with it: its report's title and date, and the
@@ -453,8 +450,6 @@ def answer_features(ranked: list[Sentence]) -> dict[str, float]:
 def _counts_asked_thing(text: str, weights: dict[str, float]) -> bool:
     """Does the sentence give a figure for something the question names ("73 freight cars" for "how many
     freight cars")?"""
-    from .values import values
-
     return any(v.unit & weights.keys() for v in values(text, "number"))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .models import Disagreement, DisagreementValue
@@ -34,6 +35,7 @@ DATE = re.compile(rf"\b(\d{{1,2}}) ({MONTH})\b|\b({MONTH}) (\d{{1,2}})\b(?!,? \d
 COUNT = re.compile(rf"\b{QUALIFIER}{FIGURE}\s+((?:[a-z][a-z-]*\s+)?[a-z][a-z-]*)", re.I)
 NOT_A_UNIT = re.compile(rf"^({MONTH}|{UNITS}|per|percent|and|or|of|to|in|on|at|the|a|an)\b", re.I)
 ABOUT = {"date": "the date", "duration": "how long"}
+NO_YEAR = datetime(2000, 1, 1)  # a date without its year is compared by month and day
 SAME_TERMS = 0.6  # share of the answer sentence's question terms another report's sentence must hold
 
 
@@ -55,7 +57,7 @@ def values(text: str, kind: str) -> list[Value]:
 
         for m in DATE.finditer(text):
             try:
-                when = parser.parse(m.group(0), default=parser.parse("2000-01-01"))
+                when = parser.parse(m.group(0), default=NO_YEAR)
             except (ValueError, OverflowError):
                 continue
             out.append(Value("date", m.group(0), (when.month, when.day)))
@@ -66,7 +68,7 @@ def values(text: str, kind: str) -> list[Value]:
         dates = [m.span() for m in DATE.finditer(text)]
         for m in COUNT.finditer(text):
             unit = m.group(3)
-            if NOT_A_UNIT.match(unit) or any(a <= m.start(2) < b for a, b in dates) or _is_year(m.group(2)):
+            if NOT_A_UNIT.match(unit) or any(a <= m.start(2) < b for a, b in dates) or is_year(m.group(2)):
                 continue
             figure = f"{m.group(1)} {m.group(2)}" if m.group(1) else m.group(2)
             out.append(Value("number", figure, ((m.group(1) or "").lower(), _number(m.group(2))),
@@ -147,5 +149,5 @@ def _number(text: str) -> float:
     return float(low.replace(",", ""))
 
 
-def _is_year(text: str) -> bool:
+def is_year(text: str) -> bool:
     return text.isdigit() and len(text) == 4 and text[:2] in ("19", "20")
