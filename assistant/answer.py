@@ -180,13 +180,13 @@ class ExtractiveAnswerer:
                                                        ranked[0].logit - DISAGREEMENT_MARGIN)
         for _, sentences in differ:
             chosen += [s for s in sentences if not any(s is c for c in chosen)]
-        selected = [Selected(s, i) for i, s in enumerate(chosen, start=1)]
-        marker = {id(sel.sentence): sel.marker for sel in selected}
-        text = " ".join(f"{' '.join(sel.sentence.text.split())} [{sel.marker}]" for sel in selected)
+        extracted = compose(chosen, confidence)
+        marker = {id(sel.sentence): sel.marker for sel in extracted.selected}
         disagreements = [d.with_markers(marker) for d, _ in differ]
         if disagreements:
-            text += " " + " ".join(d.sentence() for d in disagreements)
-        return Extracted(text, selected, confidence, [d.model() for d in disagreements])
+            extracted.text += " " + " ".join(d.sentence() for d in disagreements)
+            extracted.disagreements = [d.model() for d in disagreements]
+        return extracted
 
     def confidence(self, ranked: list[Sentence]) -> float:
         return _sigmoid(self.model.confidence.logit(answer_features(ranked)))
@@ -323,6 +323,13 @@ class ExtractiveAnswerer:
                 seen.add((p.doc_id, start))
                 out.append(Sentence(p.doc_id, start, end, sentence, p))
         return out
+
+
+def compose(chosen: list[Sentence], confidence: float) -> Extracted:
+    """The answer made of report sentences, verbatim, in the order given, each with its [n]."""
+    selected = [Selected(s, i) for i, s in enumerate(chosen, start=1)]
+    text = " ".join(f"{' '.join(sel.sentence.text.split())} [{sel.marker}]" for sel in selected)
+    return Extracted(text, selected, confidence)
 
 
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:

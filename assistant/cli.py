@@ -37,6 +37,8 @@ LlmUrlOpt = Annotated[Optional[str], typer.Option(
     "--llm-base-url", help="LLM server URL, e.g. http://127.0.0.1:8000/v1 [setting llm_base_url].")]
 LlmKeyOpt = Annotated[Optional[str], typer.Option(
     "--llm-api-key", help="API key for openai [setting llm_api_key, else $OPENAI_API_KEY].")]
+LlmModeOpt = Annotated[Optional[str], typer.Option(
+    "--llm-mode", help="write (the LLM writes, checked) | select (it picks report sentences) [setting llm_mode].")]
 StrictOpt = Annotated[Optional[bool], typer.Option(
     "--strict/--no-strict", help="Remove answer sentences no passage supports [setting strict].")]
 
@@ -46,9 +48,9 @@ EXIT_BUSY = 5  # another process is writing to the store
 
 
 def _llm_settings(answerer: str | None, llm_model: str | None, llm_base_url: str | None,
-                  llm_api_key: str | None, strict: bool | None) -> dict:
+                  llm_api_key: str | None, strict: bool | None, llm_mode: str | None = None) -> dict:
     return {"answerer": answerer, "llm_model": llm_model, "llm_base_url": llm_base_url,
-            "llm_api_key": llm_api_key, "strict": strict}
+            "llm_api_key": llm_api_key, "strict": strict, "llm_mode": llm_mode}
 
 
 def _assistant(store: Path | None, config: Path | None, **overrides: object) -> Assistant:
@@ -148,6 +150,7 @@ def ask(
     llm_model: LlmModelOpt = None,
     llm_base_url: LlmUrlOpt = None,
     llm_api_key: LlmKeyOpt = None,
+    llm_mode: LlmModeOpt = None,
     strict: StrictOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -162,7 +165,7 @@ def ask(
     except ValidationError as exc:
         _fail("; ".join(f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()), code=2)
     assistant = _assistant(store, config, retrieval_mode=retrieval, chroma_url=chroma_url,
-                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
+                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict, llm_mode))
     try:
         answer = assistant.ask(question, top_k=top_k, filters=filters)
     except ValueError as exc:
@@ -271,6 +274,7 @@ def serve(
     llm_model: LlmModelOpt = None,
     llm_base_url: LlmUrlOpt = None,
     llm_api_key: LlmKeyOpt = None,
+    llm_mode: LlmModeOpt = None,
     strict: StrictOpt = None,
 ) -> None:
     """Start the chat in the browser (Gradio) over the store."""
@@ -288,7 +292,7 @@ def serve(
         _fail(f"--host {host} opens the chat to the network: set --auth USER:PASS (or --auth-file, "
               "ASSISTANT_AUTH) so that only you can read your reports", code=2)
     assistant = _assistant(store, config, chroma_url=chroma_url,
-                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
+                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict, llm_mode))
     from .ui import launch
 
     launch(assistant, host=host, port=port, auth=tuple(auth.split(":", 1)) if auth else None)
@@ -309,6 +313,7 @@ def eval_run(
     llm_model: LlmModelOpt = None,
     llm_base_url: LlmUrlOpt = None,
     llm_api_key: LlmKeyOpt = None,
+    llm_mode: LlmModeOpt = None,
     strict: StrictOpt = None,
     retrieval: RetrievalOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
@@ -334,7 +339,7 @@ def eval_run(
         if chroma_url:  # its vectors go to a collection of their own, never into the library's
             collection = f"eval-{store.name}"[:60]
     assistant = _assistant(store, config, retrieval_mode=retrieval, chroma_url=chroma_url, chroma_collection=collection,
-                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict))
+                           **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict, llm_mode))
     progress = not quiet and sys.stderr.isatty()
     if corpus and (ingest_paths or not assistant.documents()):
         report = assistant.ingest(corpus, progress=progress)

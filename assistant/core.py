@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import loaders
-from .answer import ABSTAIN, ExtractiveAnswerer
+from .answer import ABSTAIN, Extracted, ExtractiveAnswerer, compose
 from .models import (
     Answer,
     AnswerSentence,
@@ -28,6 +28,7 @@ from .models import (
 from .settings import Settings, load_settings, offline_environment
 
 EMPTY_STORE = "The store holds no reports yet: ingest some first (assistant ingest PATH)."
+SELECT_CANDIDATES = 12  # report sentences shown to an LLM in selection mode: a short prompt for small models
 FLUSH_CHUNKS = 1024  # chunks embedded and stored at once during ingest: enough to sort by length well
 
 
@@ -361,6 +362,15 @@ class Assistant:
             confidence, disagreements = extracted.confidence, extracted.disagreements
             if stream:
                 yield text
+        elif self.settings.llm_mode == "select":
+            ranked = self.answerer.score(question, query_vector, passages, texts, titles, dates)
+            extracted = self._select(llm, query, ranked) if ranked else None
+            if extracted is None:  # the model named no sentence and did not say none does: the extractive choice
+                extracted = self.answerer.answer(question, query_vector, passages, texts, titles, dates)
+            text, citations, sentences = self._extract(extracted, passages, infos)
+            confidence, disagreements = extracted.confidence, extracted.disagreements
+            if stream:
+                yield text
         else:
             written = yield from self._generate(llm, query, passages, texts, infos, stream)
             checks = self.verifier.check(written, passages, texts, titles)
@@ -389,6 +399,18 @@ class Assistant:
                                             support_score=1.0))
         return extracted.text, citations, sentences
 
+    def _select(self, llm, query: str, ranked: list):
+        """Selection mode: the LLM is shown the best report sentences, numbered, and answers with numbers;
+        the sentences it names are the answer, verbatim. None when its reply names none."""
+        candidates = ranked[:SELECT_CANDIDATES]
+        picked = llm.selection(llm.write(llm.select_messages(query, [s.text for s in candidates])), len(candidates))
+        confidence = self.answerer.confidence(ranked)
+        if picked is None:
+            return None
+        if not picked:
+            return Extracted(ABSTAIN, [], confidence)
+        return compose([candidates[n - 1] for n in picked], confidence)
+
     def _generate(self, llm, query: str, passages: list[Passage], texts: dict[str, str],
                   infos: dict[str, DocumentInfo], stream: bool) -> Iterator[str]:
         """Prompts the LLM with the passages widened to whole sentences; yields its text as it comes when
@@ -401,8 +423,7 @@ class Assistant:
         for p in passages:
             info = infos[p.doc_id]
             start, end = passage_window(texts[p.doc_id], p.start, p.end)
-            heading = " · ".join(x for x in (info.title, info.source, info.date) if x)
-            sources.append((heading, " ".join(texts[p.doc_id][start:end].split())))
+            sources.append((info.date, " ".join(texts[p.doc_id][start:end].split())))
         messages = llm.messages(query, sources)
         if not stream:
             return llm.write(messages)

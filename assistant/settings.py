@@ -96,6 +96,10 @@ class Settings(BaseSettings):
         default=None, description="The LLM server's URL: required for openai (nothing remote is called unless "
                                   "named here); ollama defaults to http://127.0.0.1:11434.")
     llm_api_key: SecretStr | None = Field(default=None, description="API key for openai; else $OPENAI_API_KEY.")
+    llm_mode: Literal["write", "select"] = Field(
+        default="write",
+        description="How an LLM answers: it writes the answer (write), checked sentence by sentence, or it picks "
+                    "report sentences by number (select), which become the answer verbatim (README, generative).")
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature of the LLM.")
     llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an LLM answer may have.")
     llm_context_window: int = Field(default=4096, ge=512, description="The LLM's context window, in tokens.")

@@ -40,11 +40,12 @@ VERB = re.compile(r"\b(showed|said|met|signed|counted|published|reported|found|w
 
 
 def passages_of(messages: list[dict]) -> dict[int, str]:
-    """The numbered passages of the answer prompt, without their headings."""
+    """The numbered passages of the answer prompt ("[n] (date) text"), without their dates."""
     user = next(m["content"] for m in messages if m["role"] == "user")
     body = user.split("Passages:\n\n", 1)[1].rsplit("\n\nQuestion:", 1)[0]
     blocks = re.split(r"\n\n(?=\[\d+\] )", body)
-    return {int(re.match(r"\[(\d+)\]", b).group(1)): b.split("\n", 1)[1] if "\n" in b else "" for b in blocks}
+    heads = [re.match(r"\[(\d+)\] (?:\([^)]*\) )?", b) for b in blocks]
+    return {int(h.group(1)): b[h.end():] for h, b in zip(heads, blocks)}
 
 
 def sentences(text: str) -> list[str]:

@@ -20,10 +20,11 @@ FREIGHT = "How many freight cars did satellite images show at Tumangang station?
 
 
 def passages_of(messages: list[dict]) -> dict[int, str]:
-    """The numbered passages of the answer prompt the server received."""
+    """The numbered passages of the answer prompt the server received: "[n] (date) text"."""
     user = next(m["content"] for m in messages if m["role"] == "user")
     blocks = re.split(r"\n\n(?=\[\d+\] )", user.split("Passages:\n\n", 1)[1].split("\n\nQuestion:")[0])
-    return {int(re.match(r"\[(\d+)\]", b).group(1)): b for b in blocks}
+    heads = [re.match(r"\[(\d+)\] (?:\(\d{4}-\d\d-\d\d\) )?", b) for b in blocks]
+    return {int(h.group(1)): b[h.end():] for h, b in zip(heads, blocks)}
 
 
 def number_with(messages: list[dict], needle: str) -> int:
@@ -63,6 +64,8 @@ def test_a_correct_cited_sentence_stays_supported(llm_assistant, server):
     prompt = server.requests[-1]["messages"]
     assert "only" in prompt[0]["content"] and "[2]" in prompt[0]["content"]  # cite-after-each-sentence rule
     assert "Question: " + FREIGHT in prompt[1]["content"]
+    assert citation.title not in prompt[1]["content"]  # no headings for a small model to copy; the date stays
+    assert f"({citation.date}) " in prompt[1]["content"]
 
 
 def test_a_wrong_number_is_flagged_and_strict_removes_it(llm_assistant, server):
@@ -213,7 +216,7 @@ def test_generative_eval_runs_report_supported_and_repaired_shares(llm_assistant
 
     def reply(m):  # one true sentence citing the wrong passage, one invented
         n = max(passages_of(m))
-        return f"{passages_of(m)[1].split(chr(10), 1)[1].split('. ')[0]}. [{n}] The moon is made of cheese [1]."
+        return f"{passages_of(m)[1].split('. ')[0]}. [{n}] The moon is made of cheese [1]."
 
     server.reply = reply
     cases = [c for c in load_set(ROOT / "evals" / "sets" / "corpus.jsonl") if c.answerable][:3]
@@ -261,3 +264,48 @@ def test_the_ollama_answerer_is_verified_too(assistant, server):
     assert "".join(deltas) == reply(server.requests[-1]["messages"])
     assert server.requests[-1]["_path"] == "/api/chat" and server.requests[-1]["stream"] is True
     assert isinstance(streamed, Answer) and [s.supported for s in streamed.sentences] == [True, False]
+
+
+def numbered_sentences(messages: list[dict]) -> dict[int, str]:
+    """The numbered report sentences of a selection-mode prompt."""
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    return {int(n): text for n, text in re.findall(r"^\[(\d+)\] (.*)$", user, re.M)}
+
+
+def test_selection_mode_answers_with_the_sentences_the_model_names_verbatim(llm_assistant, server):
+    def reply(m):
+        [n] = [n for n, text in numbered_sentences(m).items() if "73 freight cars" in text][:1]
+        return f"{n}"
+
+    server.reply = reply
+    a = llm_assistant
+    a.settings = a.settings.model_copy(update={"llm_mode": "select"})
+    answer = a.ask(FREIGHT)
+    prompt = server.requests[-1]["messages"]
+    assert "numbers of the sentences" in prompt[0]["content"] and prompt[1]["content"].endswith("Numbers:")
+    assert not answer.abstained and "73 freight cars" in answer.answer and answer.answer.endswith("[1]")
+    [citation] = answer.citations
+    assert a.document(citation.doc_id).text[citation.start:citation.end] == citation.quote  # verbatim, exact offsets
+    assert all(s.supported for s in answer.sentences)
+
+
+@pytest.mark.parametrize(("reply", "abstains"), [("none", True), ("The reports do not say.", True),
+                                                 ("Sentence 99.", False), ("I think it is about trains.", False)])
+def test_selection_mode_abstains_on_none_and_falls_back_on_an_unusable_reply(llm_assistant, server, reply, abstains):
+    server.reply = lambda m: reply
+    a = llm_assistant
+    a.settings = a.settings.model_copy(update={"llm_mode": "select"})
+    answer = a.ask(FREIGHT)
+    assert answer.abstained is abstains
+    if not abstains:  # a reply naming no shown sentence: the extractive answer, as without an LLM
+        assert "73" in answer.answer and answer.citations
+
+
+def test_selection_reply_parsing():
+    from assistant.generate import GenerativeAnswerer
+
+    g = GenerativeAnswerer(llm=None, max_sentences=2)
+    assert g.selection("3, 7, 3, 9", count=8) == [3, 7]
+    assert g.selection("[12]", count=12) == [12]
+    assert g.selection("Sentence 0 and 40", count=12) is None
+    assert g.selection("None of them.", count=5) == []
