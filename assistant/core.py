@@ -373,7 +373,7 @@ class Assistant:
                 yield text
         else:
             written = yield from self._generate(llm, query, passages, texts, infos, stream)
-            checks = self.verifier.check(written, passages, texts, titles)
+            checks = self.verifier.check(written, passages, texts, titles, query, dates)
             text, citations, sentences = self._compose(checks, passages, infos, strict)
             # How likely the passages answer the question: the extractive answerer's view of the same
             # passages (the verifier has already removed what they do not support).

@@ -44,10 +44,11 @@ class GenerativeAnswerer:
         1. No titles or outlets: small models copy them into the answer."""
         from llama_index.core.llms import ChatMessage
 
-        numbered = "\n\n".join(f"[{n}] {f'({date}) ' if date else ''}{text}"
+        # "[1] text" lines made a 0.5B model answer "[1] [2] [3]"; "Passage [1], date:" above the text did not.
+        numbered = "\n\n".join(f"Passage [{n}]{f', {date}' if date else ''}:\n{text}"
                                  for n, (date, text) in enumerate(sources, start=1))
         return [ChatMessage(role="system", content=SYSTEM.format(sentences=self.max_sentences)),
-                ChatMessage(role="user", content=f"Passages:\n\n{numbered}\n\nQuestion: {question}")]
+                ChatMessage(role="user", content=f"Passages:\n\n{numbered}\n\nQuestion: {question}\nAnswer:")]
 
     def select_messages(self, question: str, sentences: list[str]) -> list:
         """The chat for selection mode: report sentences numbered from 1."""

@@ -11,22 +11,31 @@ exact offsets, hence the code.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import numpy as np
 
 from .answer import _stem, _terms, sentence_spans
 from .models import Passage
+from .values import DATE, NO_YEAR
 
 MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+COPIED_HEADING = re.compile(r"\bPassage \[(\d+)\](?:,\s*\d{4}-\d\d-\d\d)?:\s*")
 SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s|\n")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
 NUMBER = re.compile(r"\d+(?:[.,:/–-]\d+)*")  # a score (3-1), a time or a date is one figure
 MONTH = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b",
                    re.I)
+CALENDAR_WORD = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|"
+                           r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
+CLAUSE_BREAK = re.compile(r"\s*[,;:()\u2013\u2014]\s*|\s+-\s+")
+LONG_SENTENCE = 16  # words: shorter sentences are compared whole
+SHORT_ANSWER = 3  # terms: an answer this short is compared together with the question
 NAME = re.compile(r"\b[A-Z][a-zA-Z]+(?:-[A-Za-z]+)*")
 NEGATION = re.compile(r"\b(not|no|never|none|neither|nor|without)\b|n't\b", re.I)
 NEGATION_SKIP = {"a", "an", "the", "be", "been", "being", "is", "are", "was", "were", "have", "has", "had", "do",
@@ -41,7 +50,11 @@ class Span:
     doc_id: str
     start: int
     end: int
-    text: str
+    text: str  # the quote: whole sentences
+    scored: str = ""  # what the claim's meaning is compared with: the quote, or one of its clauses
+
+    def __post_init__(self) -> None:
+        self.scored = self.scored or self.text
 
 
 @dataclass
@@ -76,6 +89,7 @@ def split_answer(answer: str) -> list[tuple[str, list[int]]]:
     that a sentence splitter puts at the start of the next sentence ("... cars. [1] The ...") is given
     back to the sentence before."""
     out: list[tuple[str, list[int]]] = []
+    answer = COPIED_HEADING.sub("", answer)  # the prompt's "Passage [2], 2023-09-18:", copied: not a citation
     for start, end in sentence_spans(answer, 0, len(answer)):
         piece = answer[start:end]
         lead = re.match(r"(\s*\[\d+(?:\s*[,;]\s*\d+)*\])+", piece)
@@ -101,18 +115,24 @@ class Verifier:
         self.embed = embed
         self.min_support = min_support
 
-    def check(self, answer: str, passages: list[Passage], texts: dict[str, str],
-              titles: dict[str, str]) -> list[Checked]:
-        """Each sentence of `answer`, whose [n] markers number `passages` from 1, checked against them."""
+    def check(self, answer: str, passages: list[Passage], texts: dict[str, str], titles: dict[str, str],
+              question: str = "", dates: dict[str, str | None] | None = None) -> list[Checked]:
+        """Each sentence of `answer`, whose [n] markers number `passages` from 1, checked against them.
+        `question` gives a short answer ("CBS") its meaning; `dates` (the reports' dates) resolve a month,
+        a weekday or a year the report's own sentences leave out."""
         sentences = split_answer(answer)
         spans = self._spans(passages, texts)
         if not sentences:
             return []
         if not spans:
             return [Checked(text, markers, flags=["no passage to check it against"]) for text, markers in sentences]
-        vectors = self.embed([t for t, _ in sentences] + [s.text for s in spans])
+        # A short answer means nothing alone: "CBS" is compared as "Which network reported it? CBS".
+        claims = [f"{question} {t}" if question and len(_terms(t)) <= SHORT_ANSWER else t for t, _ in sentences]
+        vectors = self.embed(claims + list(dict.fromkeys(s.scored for s in spans)))
+        index = {text: i for i, text in enumerate(dict.fromkeys(s.scored for s in spans))}
         cosines = vectors[:len(sentences)] @ vectors[len(sentences):].T
-        return [self._check(text, markers, spans, cosines[i], texts, titles)
+        columns = [index[s.scored] for s in spans]
+        return [self._check(text, markers, spans, cosines[i][columns], texts, titles, dates or {})
                 for i, (text, markers) in enumerate(sentences)]
 
     def _spans(self, passages: list[Passage], texts: dict[str, str]) -> list[Span]:
@@ -127,12 +147,14 @@ class Verifier:
             pieces = sentence_spans(text, start, end)
             for i, (a, b) in enumerate(pieces):
                 spans.append(Span(number, p.doc_id, a, b, text[a:b]))
+                # A short claim inside a long sentence is compared with the sentence's clauses too.
+                spans += [Span(number, p.doc_id, a, b, text[a:b], clause) for clause in clauses(text[a:b])]
                 if i + 1 < len(pieces):
                     spans.append(Span(number, p.doc_id, a, pieces[i + 1][1], text[a:pieces[i + 1][1]]))
         return spans
 
     def _check(self, text: str, markers: list[int], spans: list[Span], cosines: np.ndarray,
-               texts: dict[str, str], titles: dict[str, str]) -> Checked:
+               texts: dict[str, str], titles: dict[str, str], dates: dict[str, str | None]) -> Checked:
         checked = Checked(text, markers)
         numbers = {s.number for s in spans}
         invalid = [m for m in markers if m not in numbers]
@@ -142,7 +164,8 @@ class Verifier:
         scored = []
         for span, cosine in zip(spans, cosines):
             lexical = len(terms & _terms(span.text)) / len(terms) if terms else 0.0
-            missing = missing_facts(text, span.text, titles.get(span.doc_id, ""), texts.get(span.doc_id, ""))
+            missing = missing_facts(text, span.text, titles.get(span.doc_id, ""), texts.get(span.doc_id, ""),
+                                    dates.get(span.doc_id))
             score = COSINE_WEIGHT * float(cosine) + (1 - COSINE_WEIGHT) * lexical
             scored.append((not missing and score >= self.min_support, score, span, missing))
         cited = [s for s in scored if s[2].number in markers]
@@ -165,31 +188,69 @@ class Verifier:
         return checked
 
 
-def missing_facts(sentence: str, span: str, title: str, document: str) -> list[str]:
-    """The numbers, months and names of `sentence` that its quote does not back: numbers and months must
-    be in the span (or the report's title), a name anywhere in the report (a span says "he" for "Putin");
-    and a negation the span does not have ("did not sign" from "signed": embeddings barely see it)."""
+def missing_facts(sentence: str, span: str, title: str, document: str, date: str | None = None) -> list[str]:
+    """The numbers, months, weekdays and names of `sentence` that its quote does not back: numbers, months
+    and weekdays must be in the span (or the report's title), or follow from a date there read with the
+    report's date ("13 September" is a Wednesday in 2023; the report's year and month count too); a name
+    anywhere in the report (a span says "he" for "Putin"); and a negation the span does not have ("did not
+    sign" from "signed": embeddings barely see it)."""
     missing = []
     negated = _negated(span)
     for word in _negated(sentence, reach=1) - negated:
         missing.append(f"a negation (not {word})")
     near = f"{span} {title}"
-    have_numbers = _figures(near)
+    calendar = _calendar(near, date)
+    have_numbers = _figures(near) | {w for w in calendar if w.isdigit()}
     # "one" is too often not a number ("one of the largest") to be asked for.
     for figure in sorted(_figures(sentence) - have_numbers - ({"1"} if not NUMBER.search(sentence) else set())):
         missing.append(figure)
     near_low = near.lower()
-    for month in {m.lower() for m in MONTH.findall(sentence)}:
-        if month not in near_low:
-            missing.append(month.capitalize())
+    for word in {m.lower() for m in CALENDAR_WORD.findall(sentence)}:
+        if word not in near_low and word not in calendar:
+            missing.append(word.capitalize())
     doc_low = f"{document} {title}".lower()
     names = [m.group(0) for m in NAME.finditer(sentence) if sentence[:m.start()].strip()]  # not the first word
     for name in dict.fromkeys(names):
-        if MONTH.fullmatch(name) or name.lower() in NUMBER_WORDS:
+        if CALENDAR_WORD.fullmatch(name) or name.lower() in NUMBER_WORDS:
             continue
         if name.lower() not in doc_low:
             missing.append(name)
     return missing
+
+
+def _calendar(text: str, report_date: str | None) -> set[str]:
+    """Month names, weekday names and years that the dates in `text` and the report's date stand for: a
+    date without its year ("13 September") is read in the report's year, as a reader would."""
+    from dateutil import parser
+
+    anchor = _parse_day(report_date)
+    found = [anchor] if anchor else []
+    for m in DATE.finditer(text):
+        with contextlib.suppress(ValueError, OverflowError):
+            found.append(parser.parse(m.group(0), default=datetime(anchor.year, 1, 1) if anchor else NO_YEAR).date())
+    out = {str(anchor.year)} if anchor else set()
+    for day in found:
+        out.add(day.strftime("%B").lower())
+        if anchor:  # a weekday needs the year
+            out.add(day.strftime("%A").lower())
+    return out
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value[:10]) if value and len(value) >= 10 else None
+    except ValueError:
+        return None
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of a long sentence and runs of two or three neighbouring ones: what a short claim
+    ("The study was signed by Bermudez, Cha and Jun") restates of a long sentence."""
+    pieces = [p.strip() for p in CLAUSE_BREAK.split(sentence) if len(p.split()) >= 2]
+    if len(sentence.split()) < LONG_SENTENCE or len(pieces) < 2:
+        return []
+    runs = {", ".join(pieces[i:i + n]) for n in (1, 2, 3) for i in range(len(pieces) - n + 1)}
+    return sorted(r for r in runs if len(r.split()) >= 3 and r != sentence.strip())
 
 
 def _negated(text: str, reach: int = 3) -> set[str]:

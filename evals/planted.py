@@ -40,11 +40,11 @@ VERB = re.compile(r"\b(showed|said|met|signed|counted|published|reported|found|w
 
 
 def passages_of(messages: list[dict]) -> dict[int, str]:
-    """The numbered passages of the answer prompt ("[n] (date) text"), without their dates."""
+    """The numbered passages of the answer prompt ("Passage [n], date:" and its text), without their dates."""
     user = next(m["content"] for m in messages if m["role"] == "user")
     body = user.split("Passages:\n\n", 1)[1].rsplit("\n\nQuestion:", 1)[0]
-    blocks = re.split(r"\n\n(?=\[\d+\] )", body)
-    heads = [re.match(r"\[(\d+)\] (?:\([^)]*\) )?", b) for b in blocks]
+    blocks = re.split(r"\n\n(?=Passage \[\d+\])", body)
+    heads = [re.match(r"Passage \[(\d+)\][^\n]*\n", b) for b in blocks]
     return {int(h.group(1)): b[h.end():] for h, b in zip(heads, blocks)}
 
 

