@@ -30,7 +30,8 @@ RetrievalOpt = Annotated[Optional[str], typer.Option(
     "--retrieval", help="hybrid (default) | dense | bm25 [setting retrieval_mode].")]
 
 AnswererOpt = Annotated[Optional[str], typer.Option(
-    "--answerer", help="extractive (default, no LLM) | openai | ollama | llamacpp [setting answerer].")]
+    "--answerer", help="extractive (default, no LLM) | openai | ollama | llamacpp | auto (Ollama when it runs here "
+                       "with a model, else extractive) [setting answerer].")]
 LlmModelOpt = Annotated[Optional[str], typer.Option(
     "--llm-model", help="Model name (openai, ollama) or .gguf path (llamacpp) [setting llm_model].")]
 LlmUrlOpt = Annotated[Optional[str], typer.Option(
@@ -64,7 +65,8 @@ def _assistant(store: Path | None, config: Path | None, **overrides: object) -> 
         assistant = Assistant(settings=settings)
         assistant.store  # open now, so that a mismatched store is reported here  # noqa: B018
         assistant.answerer  # and a bad answerer_model file  # noqa: B018
-        if settings.answerer != "extractive":  # a missing model or URL is reported before any work
+        # A missing model or URL is reported before any work (auto has none to miss: it falls back).
+        if settings.answerer not in ("extractive", "auto"):
             assistant.llm_answerer(settings.answerer)
     except (FileNotFoundError, StoreMismatch, StoreUnavailable, ValueError, LLMError) as exc:
         _fail(str(exc), code=2)

@@ -301,15 +301,23 @@ class Assistant:
 
         return Verifier(self.embed, self.settings.min_support)
 
+    @cached_property
+    def auto_answerer(self) -> tuple[str, Settings]:
+        """What answerer "auto" is on this machine, looked for once: ("ollama", settings naming its model)
+        or ("extractive", ...) (llms.resolve_answerer)."""
+        from .llms import resolve_answerer
+
+        return resolve_answerer(self.settings)
+
     def llm_answerer(self, name: str):
-        """The generative answerer `name` (openai, ollama, llamacpp) from the llm_* settings, built once.
-        Raises LLMError, naming the missing setting, when it cannot be built."""
+        """The generative answerer `name` (openai, ollama, llamacpp, or auto when it found Ollama) from the
+        llm_* settings, built once. Raises LLMError, naming the missing setting, when it cannot be built."""
         from .generate import GenerativeAnswerer, make_llm
 
         cache = self.__dict__.setdefault("_llm_answerers", {})
         if name not in cache:
-            llm = make_llm(self.settings.model_copy(update={"answerer": name}))
-            cache[name] = GenerativeAnswerer(llm, self.settings.answer_sentences)
+            settings = self.auto_answerer[1] if name == "auto" else self.settings.model_copy(update={"answerer": name})
+            cache[name] = GenerativeAnswerer(make_llm(settings), self.settings.answer_sentences)
         return cache[name]
 
     def ask(self, question: str, top_k: int | None = None, history: list[dict] | None = None,
@@ -334,9 +342,10 @@ class Assistant:
                 answerer: str | None, strict: bool | None, stream: bool) -> Iterator[str | Answer]:
         if not question or not question.strip():
             raise ValueError("the question is empty")
-        name = answerer or self.settings.answerer
+        chosen = answerer or self.settings.answerer
+        name = self.auto_answerer[0] if chosen == "auto" else chosen  # what answers, as the Answer reports it
         strict = self.settings.strict if strict is None else strict
-        llm = self.llm_answerer(name) if name != "extractive" else None
+        llm = self.llm_answerer(chosen) if name != "extractive" else None
         self.retriever, self.answerer, self.verifier  # noqa: B018  (loaded first: timings measure the question)
         started = time.perf_counter()
         top_k = top_k or self.settings.top_k

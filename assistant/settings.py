@@ -86,10 +86,12 @@ class Settings(BaseSettings):
     ingest_wait_seconds: float = Field(
         default=600.0, ge=0, description="How long an ingest or removal waits for another one writing to the same "
                                          "store before it gives up with a message.")
-    answerer: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
+    answerer: Literal["extractive", "openai", "ollama", "llamacpp", "auto"] = Field(
         default="extractive",
         description="Who writes the answer: report sentences (extractive, no LLM), or an LLM: any OpenAI-compatible "
-                    "server (openai), Ollama (ollama) or a local GGUF file (llamacpp, an optional extra).")
+                    "server (openai), Ollama (ollama) or a local GGUF file (llamacpp, an optional extra); auto: "
+                    "Ollama when it runs on this machine (or at llm_base_url) with a model (llm_model, else the "
+                    "first it lists), else extractive.")
     llm_model: str | None = Field(
         default=None, description="The LLM: a model name (openai, ollama) or the path of a .gguf file (llamacpp).")
     llm_base_url: str | None = Field(

@@ -240,6 +240,17 @@ def _history(turns: list[dict]) -> list[dict]:
     return out
 
 
+def answerer_choices(assistant: Assistant) -> list[tuple[str, str]]:
+    """The answerer menu, (label, value), the configured answerer last: extractive, and the LLM if one is
+    configured. "auto" is shown as the Ollama model it found ("ollama: llama3.2"), or not at all when it
+    found none (then extractive answers)."""
+    name = assistant.settings.answerer
+    if name != "auto":
+        return [(n, n) for n in dict.fromkeys(["extractive", name])]
+    found, settings = assistant.auto_answerer
+    return [("extractive", "extractive")] + ([(f"ollama: {settings.llm_model}", "auto")] if found == "ollama" else [])
+
+
 # --- the app -----------------------------------------------------------------------------------------
 
 def create_app(assistant: Assistant):
@@ -250,7 +261,7 @@ def create_app(assistant: Assistant):
     # by another thread than the one that took it.
     lock = threading.Lock()
     uploads = Path(assistant.settings.store) / "uploads"
-    answerers = list(dict.fromkeys(["extractive", assistant.settings.answerer]))
+    answerers = answerer_choices(assistant)
 
     def library_rows(query: str = "") -> list[list]:
         q = (query or "").lower()
@@ -353,7 +364,7 @@ def create_app(assistant: Assistant):
                             until = gr.Textbox(label="Until", placeholder="YYYY[-MM[-DD]]", min_width=100)
                         doc_filter = gr.Dropdown([], multiselect=True, label="Documents")
                     with gr.Accordion("Settings", open=False):
-                        answerer = gr.Dropdown(answerers, value=assistant.settings.answerer, label="Answerer")
+                        answerer = gr.Dropdown(answerers, value=answerers[-1][1], label="Answerer")
                         top_k = gr.Slider(1, 30, value=assistant.settings.top_k, step=1, label="Passages (top-k)")
                         strict = gr.Checkbox(value=assistant.settings.strict,
                                              label="Strict: remove sentences no passage supports")

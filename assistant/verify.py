@@ -21,10 +21,11 @@ import numpy as np
 
 from .answer import _stem, _terms, sentence_spans
 from .models import Passage
-from .values import DATE, NO_YEAR
+from .values import DATE, NO_YEAR, is_year
 
 MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 COPIED_HEADING = re.compile(r"\bPassage \[(\d+)\](?:,\s*\d{4}-\d\d-\d\d)?:\s*")
+MARKDOWN = re.compile(r"\*\*|__|^\s*[-*]\s+", re.M)
 SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s|\n")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
@@ -90,6 +91,7 @@ def split_answer(answer: str) -> list[tuple[str, list[int]]]:
     back to the sentence before."""
     out: list[tuple[str, list[int]]] = []
     answer = COPIED_HEADING.sub("", answer)  # the prompt's "Passage [2], 2023-09-18:", copied: not a citation
+    answer = MARKDOWN.sub("", answer)  # **bold** and list bullets are layout, not words to check
     for start, end in sentence_spans(answer, 0, len(answer)):
         piece = answer[start:end]
         lead = re.match(r"(\s*\[\d+(?:\s*[,;]\s*\d+)*\])+", piece)
@@ -200,7 +202,10 @@ def missing_facts(sentence: str, span: str, title: str, document: str, date: str
         missing.append(f"a negation (not {word})")
     near = f"{span} {title}"
     calendar = _calendar(near, date)
-    have_numbers = _figures(near) | {w for w in calendar if w.isdigit()}
+    # A year is often written once per report ("In October, ..." under a 2021 heading): like a name, it
+    # may be anywhere in the report.
+    have_numbers = _figures(near) | {w for w in calendar if w.isdigit()} | {
+        y for y in _figures(sentence) if is_year(y) and y in document}
     # "one" is too often not a number ("one of the largest") to be asked for.
     for figure in sorted(_figures(sentence) - have_numbers - ({"1"} if not NUMBER.search(sentence) else set())):
         missing.append(figure)
@@ -213,9 +218,21 @@ def missing_facts(sentence: str, span: str, title: str, document: str, date: str
     for name in dict.fromkeys(names):
         if CALENDAR_WORD.fullmatch(name) or name.lower() in NUMBER_WORDS:
             continue
-        if name.lower() not in doc_low:
+        if name.lower() not in doc_low and not (name.isupper() and _acronym_of(name, f"{span} {title}")):
             missing.append(name)
     return missing
+
+
+def _acronym_of(name: str, text: str) -> bool:
+    """Is `name` ("ROE", "CSIS") the initials of words the text spells out ("Return on Equity", "Center
+    for Strategic and International Studies": with or without its small words)?"""
+    words = re.findall(r"[A-Za-z]+", text)
+    capitalised = [w for w in words if w[0].isupper()]
+    for chosen in ([words, capitalised] if len(name) >= 3 else [capitalised]):  # two letters match too easily
+        initials = "".join(w[0].upper() for w in chosen)
+        if name.upper() in initials:
+            return True
+    return False
 
 
 def _calendar(text: str, report_date: str | None) -> set[str]:

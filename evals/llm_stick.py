@@ -174,6 +174,107 @@ def _assistant(assistant_cls, settings) -> tuple:
     return a, replies
 
 
+def load_fixture(folder: Path) -> tuple[list[dict], dict[str, dict]]:
+    """The recorded answers (with their labels) and the reports their passages come from."""
+    rows = [json.loads(line) for line in (folder / "answers.jsonl").read_text().splitlines() if line.strip()]
+    documents = {}
+    for line in (folder / "documents.jsonl").read_text().splitlines():
+        doc = json.loads(line)
+        documents[doc["doc_id"]] = doc
+    return rows, documents
+
+
+def replay(row: dict, documents: dict[str, dict], verifier) -> list:
+    """The verifier's verdicts on a free-written answer, from the recorded reply and passages."""
+    from assistant.models import Passage
+
+    passages = [Passage(doc_id=p["doc_id"], chunk_id=f"{p['doc_id']}:{p['start']}",
+                        title=documents[p["doc_id"]]["title"], start=p["start"], end=p["end"],
+                        text=documents[p["doc_id"]]["text"][p["start"]:p["end"]], score=0.0, rank=i)
+                for i, p in enumerate(row["passages"], start=1)]
+    texts = {d: documents[d]["text"] for d in {p.doc_id for p in passages}}
+    return verifier.check(row["reply"], passages, texts, {d: documents[d]["title"] for d in texts},
+                          row["question"], {d: documents[d]["date"] for d in texts})
+
+
+def sentence_verdicts(rows: list[dict], documents: dict[str, dict], verifier) -> list[tuple[dict, bool, float, bool]]:
+    """(row, labelled true, support score, supported) for every labelled sentence of the free-written
+    answers."""
+    out = []
+    for row in rows:
+        if row["mode"] != "write":
+            continue
+        labels = {label["text"]: label["true"] for label in row.get("sentence_labels", [])}
+        for checked in replay(row, documents, verifier):
+            if checked.text not in labels:
+                raise ValueError(f"{row['model']} {row['id']}: sentence not labelled: {checked.text!r}")
+            if labels[checked.text] is None:  # no claim to check ("The reports do not say.")
+                continue
+            out.append((row, labels[checked.text], checked.score, checked.supported))
+    return out
+
+
+def figures(rows: list[dict], verdicts: list[tuple[dict, bool, float, bool]]) -> list[dict]:
+    """Per model and mode: answerable questions answered right, unanswerable ones abstained on, true
+    sentences flagged, false ones caught, seconds per answer."""
+    out = []
+    for model, mode in dict.fromkeys((r["model"], r["mode"]) for r in rows):
+        mine = [r for r in rows if (r["model"], r["mode"]) == (model, mode)]
+        answerable = [r for r in mine if r["answerable"]]
+        unanswerable = [r for r in mine if not r["answerable"]]
+        sentences = [v for v in verdicts if (v[0]["model"], v[0]["mode"]) == (model, mode)]
+        true = [v for v in sentences if v[1]]
+        false = [v for v in sentences if not v[1]]
+        seconds = sorted(r["seconds"] for r in mine)
+        out.append({"model": model, "mode": mode, "questions": len(mine),
+                    "answered_right": _share(sum(bool(r["right"]) for r in answerable), len(answerable)),
+                    "unanswerable_abstained": _share(sum(r["abstained"] for r in unanswerable), len(unanswerable)),
+                    "true_flagged": _share(sum(not v[3] for v in true), len(true)),
+                    "false_caught": _share(sum(not v[3] for v in false), len(false)),
+                    "seconds_median": seconds[len(seconds) // 2] if seconds else None})
+    return out
+
+
+def _share(count: int, total: int) -> str:
+    return f"{count}/{total} ({count / total:.0%})" if total else "-"
+
+
+def fit_threshold(verdicts: list[tuple[dict, bool, float, bool]]) -> float:
+    """The min_support that best separates true from false sentences (balanced accuracy), from sentences
+    scored with no threshold (supported then means: no fact missing)."""
+    def balanced(t: float) -> float:
+        true = [v for v in verdicts if v[1]]
+        false = [v for v in verdicts if not v[1]]
+        kept = sum(v[3] and v[2] >= t for v in true) / max(1, len(true))
+        caught = sum(not (v[3] and v[2] >= t) for v in false) / max(1, len(false))
+        return (kept + caught) / 2
+
+    return max((round(t * 0.01, 2) for t in range(30, 91)), key=lambda t: (balanced(t), -abs(t - 0.6)))
+
+
+def score(args: argparse.Namespace) -> None:
+    """The figures of a labelled fixture, on its train and test splits, with the verifier as it is now;
+    with --fit, the threshold fit on the train split first."""
+    from assistant import Assistant
+    from assistant.settings import load_settings
+    from assistant.verify import Verifier
+
+    rows, documents = load_fixture(args.fixture)
+    assistant = Assistant(settings=load_settings(store=args.store))
+    min_support = args.min_support or assistant.settings.min_support
+    if args.fit:
+        unthresholded = sentence_verdicts([r for r in rows if r["split"] == "train"], documents,
+                                          Verifier(assistant.embed, 0.0))
+        min_support = fit_threshold(unthresholded)
+        print(f"min_support fit on the train split: {min_support}")
+    verifier = Verifier(assistant.embed, min_support)
+    for split in ("train", "test"):
+        mine = [r for r in rows if r["split"] == split]
+        print(f"\n{split} split, min_support {min_support}")
+        for f in figures(mine, sentence_verdicts(mine, documents, verifier)):
+            print("  " + "  ".join(f"{k} {v}" for k, v in f.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -186,9 +287,16 @@ def main() -> None:
     rec.add_argument("--dragonball-store", type=Path, default=None)
     rec.add_argument("--per-set", type=int, default=20)
     rec.add_argument("--top-k", type=int, default=5)
+    sco = commands.add_parser("score")
+    sco.add_argument("fixture", type=Path)
+    sco.add_argument("--store", type=Path, default=CACHE / "corpus-store", help="any store: its embedding cache")
+    sco.add_argument("--min-support", type=float, default=None)
+    sco.add_argument("--fit", action="store_true", help="fit min_support on the train split first")
     args = parser.parse_args()
     if args.command == "record":
         record(args)
+    else:
+        score(args)
 
 
 if __name__ == "__main__":

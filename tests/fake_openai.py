@@ -37,6 +37,8 @@ class FakeOpenAI:
     order), else ``default_reply``. Every request is recorded in ``requests`` (its JSON body plus ``"_path"``).
     """
 
+    handler: type[BaseHTTPRequestHandler] | None = None  # the request handler: _Handler unless a subclass has one
+
     def __init__(self, reply: Reply | None = None, *, replies: list[str] | None = None) -> None:
         self.reply = reply
         self.replies: list[str] = list(replies or [])
@@ -61,7 +63,7 @@ class FakeOpenAI:
         return self.root_url + "/v1"
 
     def __enter__(self) -> FakeOpenAI:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler or _Handler)
         self._server.fake = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
         self._thread.start()
