@@ -410,10 +410,14 @@ class Assistant:
 
     def _select(self, llm, query: str, ranked: list):
         """Selection mode: the LLM is shown the best report sentences, numbered, and answers with numbers;
-        the sentences it names are the answer, verbatim. None when its reply names none."""
+        the sentences it names are the answer, verbatim. None when its reply names none. Below the
+        extractive answerer's confidence threshold it abstains without asking: small models pick
+        something for every question (15 of 15 unanswerable ones, docs/generative.md)."""
+        confidence = self.answerer.confidence(ranked)
+        if confidence < self.answerer.min_confidence:
+            return Extracted(ABSTAIN, [], confidence)
         candidates = ranked[:SELECT_CANDIDATES]
         picked = llm.selection(llm.write(llm.select_messages(query, [s.text for s in candidates])), len(candidates))
-        confidence = self.answerer.confidence(ranked)
         if picked is None:
             return None
         if not picked:

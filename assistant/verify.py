@@ -25,6 +25,9 @@ from .values import DATE, NO_YEAR, is_year
 
 MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 COPIED_HEADING = re.compile(r"\bPassage \[(\d+)\](?:,\s*\d{4}-\d\d-\d\d)?:\s*")
+# Where a sentence joins two statements: ", and the ...", "; ", ", while ..." (not "Bermudez, Cha and Jun").
+JOINED_CLAUSES = re.compile(r",\s+and\s+(?=(?:the|a|an|it|he|she|they|its|his|her|their)\b|[A-Z0-9])|;\s+|"
+                            r",\s+(?:while|but|whereas)\s+")
 MARKDOWN = re.compile(r"\*\*|__|^\s*[-*]\s+", re.M)
 SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s|\n")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
@@ -132,10 +135,28 @@ class Verifier:
         claims = [f"{question} {t}" if question and len(_terms(t)) <= SHORT_ANSWER else t for t, _ in sentences]
         vectors = self.embed(claims + list(dict.fromkeys(s.scored for s in spans)))
         index = {text: i for i, text in enumerate(dict.fromkeys(s.scored for s in spans))}
-        cosines = vectors[:len(sentences)] @ vectors[len(sentences):].T
-        columns = [index[s.scored] for s in spans]
-        return [self._check(text, markers, spans, cosines[i][columns], texts, titles, dates or {})
-                for i, (text, markers) in enumerate(sentences)]
+        span_vectors = vectors[len(sentences):][[index[s.scored] for s in spans]]
+        cosines = vectors[:len(sentences)] @ span_vectors.T
+        checks = [self._check(text, markers, spans, cosines[i], texts, titles, dates or {})
+                  for i, (text, markers) in enumerate(sentences)]
+        return [self._in_parts(c, spans, span_vectors, texts, titles, dates or {}) for c in checks]
+
+    def _in_parts(self, checked: Checked, spans: list[Span], span_vectors: np.ndarray, texts: dict[str, str],
+                  titles: dict[str, str], dates: dict[str, str | None]) -> Checked:
+        """A sentence that joins two facts from different passages ("... adopted in October 2006, and the
+        rebuilt line reopened in 2013") is supported when each of its parts is."""
+        parts = [p for p in JOINED_CLAUSES.split(checked.text) if p and len(p.split()) >= 4]
+        if checked.supported or len(parts) < 2:
+            return checked
+        vectors = self.embed(parts)
+        found = [self._check(part, checked.markers, spans, span_vectors @ v, texts, titles, dates)
+                 for part, v in zip(parts, vectors)]
+        if not all(f.supported for f in found):
+            return checked
+        first = found[0]
+        return Checked(checked.text, checked.markers, first.span, min(f.score for f in found), True,
+                       any(f.repaired for f in found),
+                       [f"supported in parts: {', '.join(f'[{f.span.number}]' for f in found)}"])
 
     def _spans(self, passages: list[Passage], texts: dict[str, str]) -> list[Span]:
         """Candidate quotes: each sentence of each passage (widened to whole sentences) and each pair of
@@ -214,7 +235,10 @@ def missing_facts(sentence: str, span: str, title: str, document: str, date: str
         if word not in near_low and word not in calendar:
             missing.append(word.capitalize())
     doc_low = f"{document} {title}".lower()
-    names = [m.group(0) for m in NAME.finditer(sentence) if sentence[:m.start()].strip()]  # not the first word
+    # The first word is capitalised anyway: it counts as a name when it looks like one ("CleanCo", or a
+    # name of several words: "Sparkling Clean ...").
+    names = [m.group(0) for m in NAME.finditer(sentence) if sentence[:m.start()].strip()
+             or re.search(r"[a-z][A-Z]", m.group(0)) or re.match(r"\s+[A-Z][a-z]", sentence[m.end():])]
     for name in dict.fromkeys(names):
         if CALENDAR_WORD.fullmatch(name) or name.lower() in NUMBER_WORDS:
             continue

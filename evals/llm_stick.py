@@ -28,6 +28,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path.home() / ".cache" / "report-assistant" / "stick"
@@ -86,6 +87,7 @@ def serve(gguf: Path, context: int = 4096) -> Iterator[str]:
     params.cpuparams.n_threads = params.cpuparams_batch.n_threads = 2
     params.hostnames = ["127.0.0.1"]
     params.port = port
+    params.verbosity = 1  # errors only
     server = xllamacpp.Server(params)
     try:
         yield f"http://127.0.0.1:{port}/v1"
@@ -147,6 +149,7 @@ def record(args: argparse.Namespace) -> None:
                                "mode": mode, "question": q["question"], "answerable": q["answerable"],
                                "reference_answer": q.get("reference_answer"), "reply": replies[-1] if replies else "",
                                "answer": answer.answer, "abstained": answer.abstained, "seconds": seconds,
+                               "confidence": answer.confidence,
                                "passages": [{"doc_id": p.doc_id, "start": p.start, "end": p.end}
                                             for p in answer.retrieved],
                                "sentences": [{"text": s.text, "supported": s.supported, "score": s.support_score,
@@ -184,53 +187,88 @@ def load_fixture(folder: Path) -> tuple[list[dict], dict[str, dict]]:
     return rows, documents
 
 
-def replay(row: dict, documents: dict[str, dict], verifier) -> list:
-    """The verifier's verdicts on a free-written answer, from the recorded reply and passages."""
+def _passages(row: dict, documents: dict[str, dict]) -> tuple[list, dict, dict, dict]:
+    """The passages a recorded answer was given, with their reports' texts, titles and dates."""
     from assistant.models import Passage
 
     passages = [Passage(doc_id=p["doc_id"], chunk_id=f"{p['doc_id']}:{p['start']}",
                         title=documents[p["doc_id"]]["title"], start=p["start"], end=p["end"],
                         text=documents[p["doc_id"]]["text"][p["start"]:p["end"]], score=0.0, rank=i)
                 for i, p in enumerate(row["passages"], start=1)]
-    texts = {d: documents[d]["text"] for d in {p.doc_id for p in passages}}
-    return verifier.check(row["reply"], passages, texts, {d: documents[d]["title"] for d in texts},
-                          row["question"], {d: documents[d]["date"] for d in texts})
+    ids = {p.doc_id for p in passages}
+    return (passages, {d: documents[d]["text"] for d in ids}, {d: documents[d]["title"] for d in ids},
+            {d: documents[d]["date"] for d in ids})
 
 
-def sentence_verdicts(rows: list[dict], documents: dict[str, dict], verifier) -> list[tuple[dict, bool, float, bool]]:
-    """(row, labelled true, support score, supported) for every labelled sentence of the free-written
-    answers."""
+def replay(row: dict, documents: dict[str, dict], verifier) -> list:
+    """The verifier's verdicts on a free-written answer, from the recorded reply and passages."""
+    passages, texts, titles, dates = _passages(row, documents)
+    return verifier.check(row["reply"], passages, texts, titles, row["question"], dates)
+
+
+def confidence(row: dict, documents: dict[str, dict], assistant) -> float:
+    """The extractive answerer's confidence that the recorded passages answer the question: selection mode
+    abstains below its threshold without asking the model."""
+    passages, texts, titles, dates = _passages(row, documents)
+    vector = assistant.embed_model.get_query_embedding(row["question"])
+    ranked = assistant.answerer.score(row["question"], vector, passages, texts, titles, dates)
+    return assistant.answerer.confidence(ranked) if ranked else 0.0
+
+
+class Verdict(NamedTuple):
+    row: dict
+    true: bool | None  # the hand label; None: the sentence claims nothing ("The reports do not say.")
+    score: float
+    supported: bool
+
+
+def sentence_verdicts(rows: list[dict], documents: dict[str, dict], verifier) -> list[Verdict]:
+    """The verifier's verdict and the hand label of every sentence of the free-written answers."""
     out = []
     for row in rows:
         if row["mode"] != "write":
             continue
-        labels = {label["text"]: label["true"] for label in row.get("sentence_labels", [])}
+        labels = {_plain(label["text"]): label["true"] for label in row.get("sentence_labels", [])}
         for checked in replay(row, documents, verifier):
-            if checked.text not in labels:
+            label = labels.get(_plain(checked.text), "missing")
+            if label == "missing":
                 raise ValueError(f"{row['model']} {row['id']}: sentence not labelled: {checked.text!r}")
-            if labels[checked.text] is None:  # no claim to check ("The reports do not say.")
-                continue
-            out.append((row, labels[checked.text], checked.score, checked.supported))
+            out.append(Verdict(row, label, checked.score, checked.supported))
     return out
 
 
-def figures(rows: list[dict], verdicts: list[tuple[dict, bool, float, bool]]) -> list[dict]:
-    """Per model and mode: answerable questions answered right, unanswerable ones abstained on, true
+def _plain(text: str) -> str:
+    """A sentence as labelled, whatever layout (markdown) the verifier's splitter has since learnt to drop."""
+    from assistant.verify import MARKDOWN
+
+    return " ".join(MARKDOWN.sub("", text).split())
+
+
+def figures(rows: list[dict], verdicts: list[Verdict]) -> list[dict]:
+    """Per model and mode: answerable questions answered right (a written answer counts when it is right
+    and the verifier let it through: some sentence supported), unanswerable ones abstained on, true
     sentences flagged, false ones caught, seconds per answer."""
+    supported = {id(v.row) for v in verdicts if v.supported}
+
+    def answered(row: dict) -> bool:
+        if row["mode"] == "write":
+            return id(row) in supported
+        return not row["abstained"] and row.get("gate", True)  # selection: the confidence gate, replayed
+
     out = []
     for model, mode in dict.fromkeys((r["model"], r["mode"]) for r in rows):
         mine = [r for r in rows if (r["model"], r["mode"]) == (model, mode)]
         answerable = [r for r in mine if r["answerable"]]
         unanswerable = [r for r in mine if not r["answerable"]]
-        sentences = [v for v in verdicts if (v[0]["model"], v[0]["mode"]) == (model, mode)]
-        true = [v for v in sentences if v[1]]
-        false = [v for v in sentences if not v[1]]
+        sentences = [v for v in verdicts if (v.row["model"], v.row["mode"]) == (model, mode)]
+        true = [v for v in sentences if v.true]
+        false = [v for v in sentences if v.true is False]
         seconds = sorted(r["seconds"] for r in mine)
         out.append({"model": model, "mode": mode, "questions": len(mine),
-                    "answered_right": _share(sum(bool(r["right"]) for r in answerable), len(answerable)),
-                    "unanswerable_abstained": _share(sum(r["abstained"] for r in unanswerable), len(unanswerable)),
-                    "true_flagged": _share(sum(not v[3] for v in true), len(true)),
-                    "false_caught": _share(sum(not v[3] for v in false), len(false)),
+                    "answered_right": _share(sum(r["right"] and answered(r) for r in answerable), len(answerable)),
+                    "unanswerable_abstained": _share(sum(not answered(r) for r in unanswerable), len(unanswerable)),
+                    "true_flagged": _share(sum(not v.supported for v in true), len(true)),
+                    "false_caught": _share(sum(not v.supported for v in false), len(false)),
                     "seconds_median": seconds[len(seconds) // 2] if seconds else None})
     return out
 
@@ -239,14 +277,15 @@ def _share(count: int, total: int) -> str:
     return f"{count}/{total} ({count / total:.0%})" if total else "-"
 
 
-def fit_threshold(verdicts: list[tuple[dict, bool, float, bool]]) -> float:
+def fit_threshold(verdicts: list[Verdict]) -> float:
     """The min_support that best separates true from false sentences (balanced accuracy), from sentences
-    scored with no threshold (supported then means: no fact missing)."""
+    scored with no threshold (supported then means: no fact missing); ties go to the value nearest 0.6."""
+    true = [v for v in verdicts if v.true]
+    false = [v for v in verdicts if v.true is False]
+
     def balanced(t: float) -> float:
-        true = [v for v in verdicts if v[1]]
-        false = [v for v in verdicts if not v[1]]
-        kept = sum(v[3] and v[2] >= t for v in true) / max(1, len(true))
-        caught = sum(not (v[3] and v[2] >= t) for v in false) / max(1, len(false))
+        kept = sum(v.supported and v.score >= t for v in true) / max(1, len(true))
+        caught = sum(not (v.supported and v.score >= t) for v in false) / max(1, len(false))
         return (kept + caught) / 2
 
     return max((round(t * 0.01, 2) for t in range(30, 91)), key=lambda t: (balanced(t), -abs(t - 0.6)))
@@ -268,6 +307,9 @@ def score(args: argparse.Namespace) -> None:
         min_support = fit_threshold(unthresholded)
         print(f"min_support fit on the train split: {min_support}")
     verifier = Verifier(assistant.embed, min_support)
+    for row in rows:
+        if row["mode"] == "select":
+            row["gate"] = confidence(row, documents, assistant) >= assistant.answerer.min_confidence
     for split in ("train", "test"):
         mine = [r for r in rows if r["split"] == split]
         print(f"\n{split} split, min_support {min_support}")
