@@ -412,7 +412,7 @@ class Assistant:
         """Selection mode: the LLM is shown the best report sentences, numbered, and answers with numbers;
         the sentences it names are the answer, verbatim. None when its reply names none. Below the
         extractive answerer's confidence threshold it abstains without asking: small models pick
-        something for every question (15 of 15 unanswerable ones, docs/generative.md)."""
+        something for nearly every question (a 0.5B model for 15 of 15 unanswerable ones: docs/generative.md)."""
         confidence = self.answerer.confidence(ranked)
         if confidence < self.answerer.min_confidence:
             return Extracted(ABSTAIN, [], confidence)

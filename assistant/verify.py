@@ -33,8 +33,6 @@ SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s|\n")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
 NUMBER = re.compile(r"\d+(?:[.,:/–-]\d+)*")  # a score (3-1), a time or a date is one figure
-MONTH = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b",
-                   re.I)
 CALENDAR_WORD = re.compile(r"\b(january|february|march|april|may|june|july|august|september|october|november|"
                            r"december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I)
 CLAUSE_BREAK = re.compile(r"\s*[,;:()\u2013\u2014]\s*|\s+-\s+")
