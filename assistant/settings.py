@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the LLM.")
     strict: bool = Field(default=False, description="Remove answer sentences that no passage supports.")
     min_support: float = Field(
-        default=0.66, ge=0, le=1,
+        default=0.6, ge=0, le=1,
         description="An answer sentence is supported when a passage span scores at least this (README, verification).")
 
     @classmethod

@@ -258,11 +258,24 @@ def figures(rows: list[dict], verdicts: list[Verdict]) -> list[dict]:
     and the verifier let it through: some sentence supported), unanswerable ones abstained on, true
     sentences flagged, false ones caught, seconds per answer."""
     supported = {id(v.row) for v in verdicts if v.supported}
+    extractive = {r["id"]: r for r in rows if r["mode"] == "extractive"}
 
     def answered(row: dict) -> bool:
         if row["mode"] == "write":
             return id(row) in supported
         return not row["abstained"] and row.get("gate", True)  # selection: the confidence gate, replayed
+
+    def right(row: dict) -> bool:
+        """Right as shown: a written answer with nothing supported is replaced by the extractive one."""
+        if row["mode"] == "write" and not answered(row):
+            fallback = extractive[row["id"]]
+            return fallback["right"] and not fallback["abstained"]
+        return row["right"] and answered(row)
+
+    def abstained(row: dict) -> bool:
+        if row["mode"] == "write" and not answered(row):
+            return extractive[row["id"]]["abstained"]
+        return not answered(row)
 
     out = []
     for model, mode in dict.fromkeys((r["model"], r["mode"]) for r in rows):
@@ -272,10 +285,10 @@ def figures(rows: list[dict], verdicts: list[Verdict]) -> list[dict]:
         sentences = [v for v in verdicts if (v.row["model"], v.row["mode"]) == (model, mode)]
         true = [v for v in sentences if v.true]
         false = [v for v in sentences if v.true is False]
-        seconds = sorted(r["seconds"] for r in mine)
+        seconds = sorted(r["seconds"] for r in mine if r["seconds"] is not None)
         out.append({"model": model, "mode": mode, "questions": len(mine),
-                    "answered_right": _share(sum(r["right"] and answered(r) for r in answerable), len(answerable)),
-                    "unanswerable_abstained": _share(sum(not answered(r) for r in unanswerable), len(unanswerable)),
+                    "answered_right": _share(sum(right(r) for r in answerable), len(answerable)),
+                    "unanswerable_abstained": _share(sum(abstained(r) for r in unanswerable), len(unanswerable)),
                     "true_flagged": _share(sum(not v.supported for v in true), len(true)),
                     "false_caught": _share(sum(not v.supported for v in false), len(false)),
                     "seconds_median": seconds[len(seconds) // 2] if seconds else None})
@@ -286,23 +299,16 @@ def _share(count: int, total: int) -> str:
     return f"{count}/{total} ({count / total:.0%})" if total else "-"
 
 
-def fit_threshold(verdicts: list[Verdict], most_flagged: float = 0.10) -> float:
-    """The min_support that catches the most false sentences while flagging at most `most_flagged` of the
-    true ones (the issue's bound), from sentences scored with no threshold (supported then means: no fact
-    missing); ties go to the value nearest 0.6. (Balanced accuracy was tried first: with five true
-    sentences to every false one it chose 0.81 and flagged a quarter of the true ones.)"""
-    true = [v for v in verdicts if v.true]
-    false = [v for v in verdicts if v.true is False]
+def fit_threshold(verdicts: list[Verdict]) -> float:
+    """The min_support that misjudges the fewest sentences (true ones flagged plus false ones let through),
+    from sentences scored with no threshold (supported then means: no fact missing); ties go to the value
+    nearest 0.6. (Balanced accuracy chose 0.81, flagging a quarter of the true sentences; "catch the most
+    while flagging at most 10%" chose 0.66, which flags the issue's own true paraphrase "The Russian
+    president hosted Kim Jong Un for their September sit-down at Russia's Vostochny space centre." at 0.63.)"""
+    def errors(t: float) -> int:
+        return sum((v.supported and v.score >= t) != v.true for v in verdicts if v.true is not None)
 
-    def flagged(t: float) -> float:
-        return sum(not (v.supported and v.score >= t) for v in true) / max(1, len(true))
-
-    def caught(t: float) -> float:
-        return sum(not (v.supported and v.score >= t) for v in false) / max(1, len(false))
-
-    candidates = [round(t * 0.01, 2) for t in range(30, 91)]
-    feasible = [t for t in candidates if flagged(t) <= most_flagged] or [min(candidates)]
-    return max(feasible, key=lambda t: (caught(t), -abs(t - 0.6)))
+    return min((round(t * 0.01, 2) for t in range(30, 91)), key=lambda t: (errors(t), abs(t - 0.6)))
 
 
 def score(args: argparse.Namespace) -> None:

@@ -287,7 +287,7 @@ def test_an_llm_answer_streams_then_shows_its_verified_sentences(served_store, b
 
     def reply(messages):
         user = messages[-1]["content"]
-        n = next(int(m) for m, text in re.findall(r"\[(\d+)\] [^\n]*\n([^\n]*)", user) if "73" in text)
+        n = next(int(m) for m, text in re.findall(r"Passage \[(\d+)\][^\n]*\n([^\n]*)", user) if "73" in text)
         return (f"Satellite images showed 73 freight cars at Tumangang station [{n}]. "
                 f"The study counted 95 wagons on the Russian side [{n}].")
 

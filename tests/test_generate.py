@@ -106,9 +106,23 @@ def test_a_sentence_without_a_citation_gets_one_and_is_flagged(llm_assistant, se
     "The reports do not say.",
     "",
 ])
-def test_an_answer_with_no_support_abstains_whatever_the_model_wrote(llm_assistant, server, written):
+def test_an_answer_with_no_support_gives_the_reports_own_sentences_instead(llm_assistant, server, written):
     server.reply = lambda m: written
     answer = llm_assistant.ask(FREIGHT)
+    assert not answer.abstained and answer.answerer == "extractive" and "73" in answer.answer
+    for c in answer.citations:
+        assert llm_assistant.document(c.doc_id).text[c.start:c.end] == c.quote
+    written_ones = [s for s in answer.sentences if not s.supported]
+    assert all("the reports' own sentences" in s.flags[-1] for s in written_ones)
+    assert len(written_ones) == len(split_answer(written))
+    assert all(s.supported for s in answer.sentences[len(written_ones):])
+
+
+@pytest.mark.parametrize("written", ["Kim Jong-un ordered the freight cars to carry 400 tanks to Moscow [1].",
+                                     "The reports do not say."])
+def test_an_answer_with_no_support_abstains_when_the_reports_do_not_answer(llm_assistant, server, written):
+    server.reply = lambda m: written
+    answer = llm_assistant.ask("What did Kim Jong-un eat at the banquet with the Pope in Madrid?")
     assert answer.abstained and answer.answer == ABSTAIN and not answer.citations
     assert all(not s.supported for s in answer.sentences)
 
@@ -334,7 +348,8 @@ def test_true_short_or_reworded_sentences_are_supported(llm_assistant, server, q
 def test_planted_facts_stay_flagged(llm_assistant, server, written):
     server.reply = lambda m: f"{written} [1]"
     answer = llm_assistant.ask("Where did Kim and Putin meet?")
-    assert not answer.sentences[0].supported and answer.abstained
+    assert not answer.sentences[0].supported and answer.sentences[0].flags
+    assert written.removesuffix(".") not in answer.answer  # not shown as the answer
 
 
 def test_a_short_claim_inside_a_long_sentence_is_compared_with_its_clauses(assistant):
