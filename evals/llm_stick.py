@@ -1,7 +1,7 @@
 """The measuring stick for generative answers: real small models, real answers, recorded for replay.
 
-  .venv/bin/python evals/llm_stick.py record --out DIR [--models qwen-0.5b,qwen-1.5b] [--modes write,select]
-      [--dragonball SET.jsonl --dragonball-store STORE] [--per-set 20]
+  .venv/bin/python evals/llm_stick.py record --out DIR [--models qwen-0.5b,qwen-1.5b]
+      [--modes write,select,extractive] [--dragonball SET.jsonl --dragonball-store STORE] [--per-set 22]
 
 Journalists who run an LLM run a small one on a laptop. Two such models are in the package index, split
 over anonymous, unlicensed packages: Qwen2.5-Coder-0.5B and 1.5B-Instruct (Q4_K_M GGUF). They are used here
@@ -126,40 +126,45 @@ def record(args: argparse.Namespace) -> None:
     stores = {"corpus": args.store, "paraphrase": args.store, "dragonball": args.dragonball_store}
     Assistant(settings=load_settings(store=args.store)).ingest([ROOT / "corpus"])
     documents: dict[str, dict] = {}
+    modes = args.modes.split(",")
+    runs = [(model, mode) for model in args.models.split(",") for mode in modes if mode != "extractive"]
+    if "extractive" in modes:  # the same questions with no LLM: what the fallback gives, and the baseline
+        runs.append(("none", "extractive"))
     with (args.out / "answers.jsonl").open("a") as out:
-        for model in args.models.split(","):
-            with serve(build_model(model)) as url:
-                for mode in args.modes.split(","):
-                    assistants = {}
-                    for q in asked:
-                        store = stores[q["set"]]
-                        if store not in assistants:
-                            assistants[store] = _assistant(Assistant, load_settings(
-                                store=store, answerer="openai", llm_model=model, llm_base_url=url, llm_mode=mode,
-                                top_k=args.top_k, llm_timeout=300))
-                        a, replies = assistants[store]
-                        started = time.perf_counter()
-                        answer = a.ask(q["question"])
-                        seconds = round(time.perf_counter() - started, 2)
-                        for p in answer.retrieved:
-                            # DragonBall's reports are read from ../shared by load_fixture: never copied in.
-                            if p.doc_id not in documents and q["set"] != "dragonball":
-                                info = a.store.document(p.doc_id)
-                                documents[p.doc_id] = {"doc_id": p.doc_id, "title": info.title, "date": info.date,
-                                                       "text": a.document(p.doc_id).text}
-                        row = {"id": q["id"], "set": q["set"], "split": split_of(q["id"]), "model": model,
-                               "mode": mode, "question": q["question"], "answerable": q["answerable"],
-                               "reference_answer": q.get("reference_answer"), "reply": replies[-1] if replies else "",
-                               "answer": answer.answer, "abstained": answer.abstained, "seconds": seconds,
-                               "confidence": answer.confidence,
-                               "passages": [{"doc_id": p.doc_id, "start": p.start, "end": p.end}
-                                            for p in answer.retrieved],
-                               "sentences": [{"text": s.text, "supported": s.supported, "score": s.support_score,
-                                              "flags": s.flags} for s in answer.sentences],
-                               "right": None}
-                        out.write(json.dumps(row) + "\n")
-                        out.flush()
-                        print(f"{model} {mode} {seconds:5.1f}s {q['id']}: {answer.answer[:100]!r}", flush=True)
+        for model, mode in runs:
+            with serve(build_model(model)) if model != "none" else contextlib.nullcontext("") as url:
+                assistants = {}
+                for q in asked:
+                    store = stores[q["set"]]
+                    if store not in assistants:
+                        assistants[store] = _assistant(Assistant, load_settings(
+                            store=store, answerer="openai" if url else "extractive", llm_model=model,
+                            llm_base_url=url or None, llm_mode="select" if mode == "select" else "write",
+                            top_k=args.top_k, llm_timeout=300))
+                    a, replies = assistants[store]
+                    replies.clear()
+                    started = time.perf_counter()
+                    answer = a.ask(q["question"])
+                    seconds = round(time.perf_counter() - started, 2)
+                    for p in answer.retrieved:
+                        # DragonBall's reports are read from ../shared by load_fixture: never copied in.
+                        if p.doc_id not in documents and q["set"] != "dragonball":
+                            info = a.store.document(p.doc_id)
+                            documents[p.doc_id] = {"doc_id": p.doc_id, "title": info.title, "date": info.date,
+                                                   "text": a.document(p.doc_id).text}
+                    row = {"id": q["id"], "set": q["set"], "split": split_of(q["id"]), "model": model,
+                           "mode": mode, "question": q["question"], "answerable": q["answerable"],
+                           "reference_answer": q.get("reference_answer"), "reply": replies[-1] if replies else "",
+                           "answer": answer.answer, "abstained": answer.abstained, "seconds": seconds,
+                           "confidence": answer.confidence,
+                           "passages": [{"doc_id": p.doc_id, "start": p.start, "end": p.end}
+                                        for p in answer.retrieved],
+                           "sentences": [{"text": s.text, "supported": s.supported, "score": s.support_score,
+                                          "flags": s.flags} for s in answer.sentences],
+                           "right": None}
+                    out.write(json.dumps(row) + "\n")
+                    out.flush()
+                    print(f"{model} {mode} {seconds:5.1f}s {q['id']}: {answer.answer[:100]!r}", flush=True)
     with (args.out / "documents.jsonl").open("w") as f:
         for doc in documents.values():
             f.write(json.dumps(doc) + "\n")
@@ -168,7 +173,10 @@ def record(args: argparse.Namespace) -> None:
 def _assistant(assistant_cls, settings) -> tuple:
     """An Assistant whose LLM replies are kept: the fixture replays the verifier on them."""
     a = assistant_cls(settings=settings)
-    llm, replies = a.llm_answerer("openai"), []
+    replies: list[str] = []
+    if settings.answerer == "extractive":
+        return a, replies
+    llm = a.llm_answerer("openai")
     write = llm.write
 
     def recorded(messages):
@@ -343,11 +351,11 @@ def main() -> None:
     rec = commands.add_parser("record")
     rec.add_argument("--out", type=Path, required=True)
     rec.add_argument("--models", default="qwen-0.5b,qwen-1.5b")
-    rec.add_argument("--modes", default="write,select")
+    rec.add_argument("--modes", default="write,select,extractive")
     rec.add_argument("--store", type=Path, default=CACHE / "corpus-store")
     rec.add_argument("--dragonball", type=Path, default=None, help="a DragonBall set (assistant eval import)")
     rec.add_argument("--dragonball-store", type=Path, default=None)
-    rec.add_argument("--per-set", type=int, default=20)
+    rec.add_argument("--per-set", type=int, default=22)
     rec.add_argument("--top-k", type=int, default=5)
     sco = commands.add_parser("score")
     sco.add_argument("fixture", type=Path)
