@@ -111,6 +111,7 @@ def ingest(
     from .lock import StoreBusy
 
     assistant = _assistant(store, config, chroma_url=chroma_url)
+    _refuse_if_served(assistant)
     try:
         report = assistant.ingest(paths, progress=not quiet and sys.stderr.isatty())
     except StoreBusy as exc:
@@ -244,8 +245,10 @@ def docs_remove(doc_ids: list[str], store: StoreOpt = None, config: ConfigOpt = 
     """Remove documents and all their chunks. Exit 1 if an id was not in the store."""
     from .lock import StoreBusy
 
+    assistant = _assistant(store, config, chroma_url=chroma_url)
+    _refuse_if_served(assistant)
     try:
-        removed = _assistant(store, config, chroma_url=chroma_url).remove(doc_ids)
+        removed = assistant.remove(doc_ids)
     except StoreBusy as exc:
         _fail(str(exc), code=EXIT_BUSY)
     missing = [d for d in doc_ids if d not in removed]
@@ -268,10 +271,13 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     auth: Annotated[Optional[str], typer.Option(
-        "--auth", help="USER:PASS required to open the chat [env ASSISTANT_AUTH]; needed for any --host "
-                       "but loopback.")] = None,
+        "--auth", help="USER:PASS required to open the chat and call the API [env ASSISTANT_AUTH]; needed for "
+                       "any --host but loopback.")] = None,
     auth_file: Annotated[Optional[Path], typer.Option(
-        "--auth-file", help="A file holding USER:PASS on its first line.")] = None,
+        "--auth-file", help="Users, one USER:PASSWORD per line; a password may be hashed (assistant "
+                            "hash-password).")] = None,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=0, help="Questions answered at once; 0: one per CPU core [setting workers].")] = None,
     answerer: AnswererOpt = None,
     llm_model: LlmModelOpt = None,
     llm_base_url: LlmUrlOpt = None,
@@ -279,25 +285,61 @@ def serve(
     llm_mode: LlmModeOpt = None,
     strict: StrictOpt = None,
 ) -> None:
-    """Start the chat in the browser (Gradio) over the store."""
+    """Start the chat in the browser (Gradio) and the HTTP JSON API (/api/docs) over the store."""
     import os
 
-    if auth_file:
-        try:
-            auth = auth_file.read_text(encoding="utf-8").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            _fail(f"--auth-file {auth_file}: cannot read USER:PASS from it ({exc})", code=2)
-    auth = auth or os.environ.get("ASSISTANT_AUTH")
-    if auth and (":" not in auth or not auth.split(":", 1)[0] or not auth.split(":", 1)[1]):
-        _fail("--auth takes USER:PASS, both non-empty", code=2)
-    if host not in ("127.0.0.1", "localhost", "::1") and not auth:
+    from .lock import StoreServed
+    from .server import Users
+    from .server import serve as run_server
+
+    users = None
+    try:
+        if auth_file:
+            try:
+                lines = auth_file.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ValueError(f"--auth-file {auth_file}: cannot read it ({exc.strerror or exc})") from None
+            users = Users.parse(lines, f"--auth-file {auth_file}")
+        elif auth or os.environ.get("ASSISTANT_AUTH"):
+            users = Users.parse([auth or os.environ["ASSISTANT_AUTH"]], "--auth")
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+    if host not in ("127.0.0.1", "localhost", "::1") and not users:
         _fail(f"--host {host} opens the chat to the network: set --auth USER:PASS (or --auth-file, "
               "ASSISTANT_AUTH) so that only you can read your reports", code=2)
-    assistant = _assistant(store, config, chroma_url=chroma_url,
+    assistant = _assistant(store, config, chroma_url=chroma_url, workers=workers,
                            **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict, llm_mode))
-    from .ui import launch
+    try:
+        run_server(assistant, host=host, port=port, users=users)
+    except StoreServed as exc:
+        _fail(f"{exc}; stop it first, or serve another --store", code=EXIT_BUSY)
 
-    launch(assistant, host=host, port=port, auth=tuple(auth.split(":", 1)) if auth else None)
+
+@app.command("hash-password")
+def hash_password_command(
+    user: Annotated[str, typer.Argument(help="The user name.")],
+) -> None:
+    """Print a USER:HASH line for --auth-file; the password is read from the terminal (or stdin)."""
+    import getpass
+
+    from .server import hash_password
+
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    if not password or ":" in user or not user:
+        _fail("a non-empty USER without ':' and a non-empty password are needed", code=2)
+    typer.echo(f"{user}:{hash_password(password)}")
+
+
+def _refuse_if_served(assistant: Assistant) -> None:
+    """A running server is the store's writer: a CLI write beside it is refused, never done behind its back."""
+    from .lock import served_by
+
+    server = served_by(Path(assistant.settings.store))
+    if server:
+        url = server.rsplit(" at ", 1)[-1]
+        _fail(f"the store {assistant.settings.store} is served by `assistant serve` ({server}): add or remove "
+              f"reports through it (curl -F files=@REPORT {url}api/documents; curl -X DELETE "
+              f"{url}api/documents/ID) or stop it first", code=EXIT_BUSY)
 
 
 @eval_app.command("run")

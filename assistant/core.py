@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class Assistant:
             settings = settings.model_copy(update={"store": Path(store)})
         self.settings = settings
         self.encoded = 0  # texts the model has encoded (cache misses), for reports and benchmarks
+        self._writing = threading.Lock()  # one write at a time in this process (flock: across processes)
 
     # --- components, built once on first use -------------------------------------------------------
 
@@ -72,6 +74,18 @@ class Assistant:
         transformers_logging.disable_progress_bar()  # the weight-loading bar is noise on every start
         return HuggingFaceEmbedding(model_name=self.model_path, device="cpu",
                                     embed_batch_size=self.settings.embed_batch_size, normalize=True)
+
+    @cached_property
+    def encoder(self):
+        """Encodes for every thread (questions in parallel, an ingest beside them): batching.py."""
+        from .batching import EncoderQueue
+
+        model = self.embed_model
+        return EncoderQueue(lambda texts, kind: model._embed(texts, prompt_name=kind), self.settings.embed_batch_size)
+
+    def embed_query(self, question: str) -> np.ndarray:
+        """The unit vector that retrieval compares passages with."""
+        return self.encoder.encode([question], kind="query")[0]
 
     @cached_property
     def chunker(self):
@@ -114,16 +128,17 @@ class Assistant:
         except (sqlite3.OperationalError, OSError):
             return None
 
-    def embed(self, texts: list[str]) -> np.ndarray:
+    def embed(self, texts: list[str], urgent: bool = True) -> np.ndarray:
         """Unit vectors for `texts`: from the embedding cache when they were computed before; the others
-        encoded longest first (so that each batch pads little), once each, and cached."""
+        encoded longest first (so that each batch pads little), once each, and cached. An ingest is not
+        urgent: questions asked meanwhile are encoded first."""
         cache = self.embedding_cache
         found = cache.get(texts) if cache is not None else [None] * len(texts)
         todo = list(dict.fromkeys(t for t, v in zip(texts, found) if v is None))
         todo.sort(key=len, reverse=True)
         fresh: dict[str, np.ndarray] = {}
         if todo:
-            vectors = np.asarray(self.embed_model.get_text_embedding_batch(todo), dtype=np.float32)
+            vectors = self.encoder.encode(todo, urgent=urgent)
             fresh = dict(zip(todo, vectors))
             if cache is not None:
                 cache.put(todo, vectors)
@@ -134,21 +149,24 @@ class Assistant:
 
     # --- ingest ------------------------------------------------------------------------------------
 
-    def ingest(self, paths: Sequence[str | Path], progress: bool = False) -> IngestReport:
+    def ingest(self, paths: Sequence[str | Path], progress: bool = False,
+               on_progress: Callable[[int, int, IngestReport], None] | None = None) -> IngestReport:
         """Add or update the reports in `paths` (files and folders). A file that fails is reported with
-        its reason and never stops the others; what was stored before is kept."""
+        its reason and never stops the others; what was stored before is kept. Questions asked meanwhile
+        see each report entirely before or entirely after (store.py). `on_progress(files done, files,
+        report so far)` is called as it goes."""
 
         from .lock import writer
 
         started = time.perf_counter()
-        with writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
+        with self._writing, writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
             if interrupted:
                 self._repair()
-            report = self._ingest(paths, progress)
+            report = self._ingest(paths, progress, on_progress)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def _ingest(self, paths: Sequence[str | Path], progress: bool) -> IngestReport:
+    def _ingest(self, paths: Sequence[str | Path], progress: bool, on_progress) -> IngestReport:
         from tqdm import tqdm
 
         files, missing, skipped = loaders.find_files(list(paths))
@@ -159,10 +177,14 @@ class Assistant:
         finished_files: list[tuple[str, str, list[str]]] = []
         used_ids: dict[str, str] = {}
         with tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, file=sys.stderr) as bar:
-            for path in files:
-                self._ingest_file(path, report, pending, finished_files, used_ids, bar)
+            for done, path in enumerate(files):
+                # An archive's reports are stored a batch at a time: progress is told after each batch too.
+                tick = (lambda done=done: on_progress(done, len(files), report)) if on_progress else None
+                self._ingest_file(path, report, pending, finished_files, used_ids, bar, tick)
                 bar.update(1)
             self._flush(pending, finished_files, report)
+        if on_progress:
+            on_progress(len(files), len(files), report)
         return report
 
     def _repair(self) -> None:
@@ -171,7 +193,7 @@ class Assistant:
               f"unfinished reports; {fixed['stale']} reports will be written again", file=sys.stderr)
 
     def _ingest_file(self, path: Path, report: IngestReport, pending: list, finished_files: list,
-                     used_ids: dict[str, str], bar) -> None:
+                     used_ids: dict[str, str], bar, tick: Callable[[], None] | None) -> None:
         real = str(path.resolve())
         try:
             checksum = loaders.checksum(path)
@@ -216,6 +238,8 @@ class Assistant:
             if sum(len(p[3]) for p in pending) >= FLUSH_CHUNKS:  # a big archive is stored as it goes
                 self._flush(pending, finished_files, report)
                 bar.set_postfix(documents=len(report.documents), chunks=report.chunks)
+                if tick:
+                    tick()
         # Reports that a re-ingested file (a JSONL archive) no longer holds are removed with it.
         gone = [d for d in self.store.docs_of_file(real) if d not in doc_ids]
         report.removed += len(self.store.remove(gone))
@@ -237,7 +261,7 @@ class Assistant:
         nodes = [node for _, _, _, doc_nodes in pending for node in doc_nodes]
         if nodes:
             encoded = self.encoded
-            vectors = self.embed([self.chunker.embed_text(n) for n in nodes])
+            vectors = self.embed([self.chunker.embed_text(n) for n in nodes], urgent=False)
             report.embedded += self.encoded - encoded
             for node, vector in zip(nodes, vectors):
                 node.embedding = vector.tolist()
@@ -265,7 +289,7 @@ class Assistant:
         texts += [w for doc, *_ in pending
                   for w in words(f"{doc.meta.get('title') or ''} {(doc.meta.get('date') or '').replace('-', ' ')} "
                                  f"{doc.text}")]
-        self.embed(list(dict.fromkeys(texts)))
+        self.embed(list(dict.fromkeys(texts)), urgent=False)
 
     @staticmethod
     def _record(report: IngestReport, entry: IngestedDocument) -> None:
@@ -288,10 +312,23 @@ class Assistant:
         """Remove documents and all their chunks; returns the ids that were there."""
         from .lock import writer
 
-        with writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
+        with self._writing, writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
             if interrupted:
                 self._repair()
             return self.store.remove(doc_ids)
+
+    def warm(self) -> None:
+        """Load the model and open the store, finish a write that was cut short, and answer one question, so
+        that the first real question costs what any other does (`serve` calls it before it says ready)."""
+        from .lock import DIRTY_FILE, writer
+
+        if (Path(self.settings.store) / DIRTY_FILE).exists():
+            with self._writing, writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
+                if interrupted:
+                    self._repair()
+        docs = self.documents()
+        self.ask(f"What do the reports say about {docs[0].title}?" if docs else "What happened?",
+                 answerer="extractive")
 
     # --- ask ---------------------------------------------------------------------------------------
 
@@ -346,25 +383,28 @@ class Assistant:
         name = self.auto_answerer[0] if chosen == "auto" else chosen  # what answers, as the Answer reports it
         strict = self.settings.strict if strict is None else strict
         llm = self.llm_answerer(chosen) if name != "extractive" else None
-        self.retriever, self.answerer, self.verifier  # noqa: B018  (loaded first: timings measure the question)
+        self.retriever, self.answerer, self.verifier, self.encoder  # noqa: B018  (loaded first: timings measure the question)
         started = time.perf_counter()
         top_k = top_k or self.settings.top_k
         query = llm.condense(question, history) if llm and history else standalone_question(question, history or [])
-        if self.store.chunk_count() == 0:
+        query_vector = self.embed_query(query)
+        # One snapshot of the library for the whole question, while writers may be changing it.
+        with self.store.snapshot():
+            empty = self.store.empty()
+            passages = [] if empty else self.retriever.retrieve(query, query_vector.tolist(), top_k, filters)
+            texts = self.store.texts(p.doc_id for p in passages)
+            infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
+        if empty:
             yield Answer(question=question, answer=EMPTY_STORE, abstained=True, citations=[], retrieved=[],
                          timings_ms=Timings(retrieve=0.0, answer=0.0, total=_ms(started)), answerer=name, query=query)
             return
-        query_vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
-        passages = self.retriever.retrieve(query, query_vector.tolist(), top_k, filters)
         retrieved_at = time.perf_counter()
-        texts = self.store.texts(p.doc_id for p in passages)
-        infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
         titles, dates = {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()}
         if llm is None:
             # A follow-up's passages come from the question with what it follows ("he" is Kim); among
             # them, its answer is what the follow-up itself asks (how he travelled, not how long).
             earlier = query.removesuffix(question) if query != question else ""
-            own = np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32) if earlier else None
+            own = self.embed_query(question) if earlier else None
             extracted = self.answerer.answer(question, query_vector if own is None else own, passages, texts, titles,
                                              dates, earlier)
             text, citations, sentences = self._extract(extracted, passages, infos)

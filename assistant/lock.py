@@ -16,10 +16,53 @@ from pathlib import Path
 
 LOCK_FILE = "writer.lock"
 DIRTY_FILE = "write-in-progress"
+SERVER_FILE = "server.lock"  # held by `assistant serve` for its whole life; holds its pid and URL
 
 
 class StoreBusy(RuntimeError):
     """Another process is writing to the store, and did not finish within the wait allowed."""
+
+
+class StoreServed(RuntimeError):
+    """A running `assistant serve` holds the store: writes go through it."""
+
+
+@contextlib.contextmanager
+def serving(folder: Path, url: str) -> Iterator[None]:
+    """Mark the store as served from `url` while the server runs, so that a CLI ingest is refused instead
+    of becoming a second writer behind the server's back. Raises StoreServed if another server has it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / SERVER_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreServed(f"the store {folder} is already served by {_server(handle)}") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} at {url}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def served_by(folder: Path) -> str | None:
+    """'pid N at URL' of the server holding the store, or None."""
+    if not (folder / SERVER_FILE).exists():
+        return None
+    with open(folder / SERVER_FILE) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _server(handle)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def _server(handle) -> str:
+    handle.seek(0)
+    return handle.read().strip() or "another process"
 
 
 @contextlib.contextmanager

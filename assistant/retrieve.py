@@ -32,7 +32,7 @@ class Retriever:
         self.store = store
         self.settings = settings
         self.index = VectorStoreIndex.from_vector_store(vector_store, embed_model=embed_model)
-        self._titles: tuple[tuple, dict[str, set[str]]] = ((), {})
+        self._titles: tuple[str, dict[str, set[str]]] = ("", {})
 
     def retrieve(self, question: str, query_embedding: list[float], top_k: int,
                  filters: Filters | None = None) -> list[Passage]:
@@ -82,9 +82,13 @@ class Retriever:
             where = MetadataFilters(filters=[MetadataFilter(key="doc_id", value=allowed, operator=FilterOperator.IN)])
         retriever = self.index.as_retriever(similarity_top_k=k, filters=where)
         hits = retriever.retrieve(QueryBundle(question, embedding=query_embedding))
+        # Chunks of a version the catalog does not name (yet, or any more) belong to a write in flight.
+        versions = self.store.versions(hit.node.metadata["doc_id"] for hit in hits)
         passages = []
         for hit in hits:
             meta = hit.node.metadata
+            if versions.get(meta["doc_id"]) != meta.get("version", ""):
+                continue
             # The Chroma integration reports exp(-distance); the collection uses cosine distance
             # (1 - cos), so the cosine similarity is 1 + ln(score).
             cosine = 1.0 + math.log(hit.score) if hit.score and hit.score > 0 else 0.0

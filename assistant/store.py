@@ -7,9 +7,12 @@ SQLite file: transactional, in the standard library, and one folder holds the wh
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from llama_index.core.schema import TextNode
@@ -21,7 +24,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, locator TEXT UNIQUE NOT NULL, path TEXT NOT NULL,
     title TEXT NOT NULL, source TEXT, author TEXT, date TEXT, url TEXT, category TEXT,
-    hash TEXT NOT NULL, chunks INTEGER NOT NULL, text TEXT NOT NULL, added_at TEXT DEFAULT CURRENT_TIMESTAMP
+    hash TEXT NOT NULL, chunks INTEGER NOT NULL, text TEXT NOT NULL, added_at TEXT DEFAULT CURRENT_TIMESTAMP,
+    version TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, checksum TEXT NOT NULL, doc_ids TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -36,6 +40,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 # more than body words.
 BM25_WEIGHTS = (2.0, 1.0)
 META_FIELDS = ("title", "source", "author", "date", "url", "category")
+READER_GRACE_SECONDS = 30.0  # the longest a writer waits for older readers before deleting replaced chunks
+
+# How a question sees a consistent library while another thread writes (issue 16):
+# - every write of a document gets a new `version`, stored in its catalog row and in its chunks' metadata
+#   (and chunk ids), so old and new chunks can sit side by side in Chroma;
+# - a writer adds the new chunks first, then switches the catalog row in one transaction, and only then
+#   deletes the chunks it replaced (a removal: catalog row first, chunks after);
+# - a reader reads the catalog in one SQLite read transaction (WAL mode, a connection per thread) and
+#   keeps only the chunks whose version its snapshot names; the writer waits for readers that started
+#   before its commit before it deletes their chunks.
+# So each question sees every document entirely before or entirely after a change.
 
 
 class StoreMismatch(RuntimeError):
@@ -60,9 +75,19 @@ class Store:
         self.build = build
         self.header = bool(build.get("chunk_header"))
         self.path.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path / "catalog.sqlite", check_same_thread=False)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._readers: dict[int, int] = {}  # active snapshots: id -> the write generation they started in
+        self._generation = 0
+        self._changed = threading.Condition()
+        with contextlib.suppress(sqlite3.OperationalError):  # a read-only store keeps its journal mode
+            self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
+        if "version" not in {r[1] for r in self.db.execute("PRAGMA table_info(documents)")}:
+            with self.db:  # a store from before versions: its chunks carry none, matched by ''
+                self.db.execute("ALTER TABLE documents ADD COLUMN version TEXT NOT NULL DEFAULT ''")
         self._check_build(build)
+        self._legacy = bool(self.db.execute("SELECT 1 FROM documents WHERE version = '' LIMIT 1").fetchone())
         if chroma_url:
             import httpx
             from chromadb.errors import ChromaError
@@ -91,6 +116,60 @@ class Store:
                                    f"{exc}") from exc
         self._backfill_keyword_index()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection to the catalog: SQLite isolates transactions per connection, so a
+        reader's snapshot never sees a writer's uncommitted rows."""
+        conn = getattr(self._local, "db", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path / "catalog.sqlite", timeout=30, check_same_thread=False)
+            self._local.db = conn
+            with self._changed:
+                self._connections.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read the catalog as of one moment: every read inside sees the same committed state. Re-entrant;
+        never yield from a generator inside it (the thread must not change)."""
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        with self._changed:
+            self._readers[threading.get_ident()] = self._generation
+        self.db.execute("BEGIN")
+        self.db.execute("SELECT 1 FROM meta LIMIT 1").fetchall()  # the WAL snapshot starts at the first read
+        self._local.depth = 1
+        try:
+            yield
+        finally:
+            self._local.depth = 0
+            self.db.rollback()
+            with self._changed:
+                del self._readers[threading.get_ident()]
+                self._changed.notify_all()
+
+    def _committed(self) -> None:
+        """After a catalog commit: wait until the readers that began before it are done, so that the chunks
+        it replaced can go (bounded: a stuck reader delays deletes, never blocks writes for good)."""
+        with self._changed:
+            self._generation += 1
+            generation = self._generation
+            self._changed.wait_for(lambda: all(g >= generation for g in self._readers.values()),
+                                   timeout=READER_GRACE_SECONDS)
+
+    def versions(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """{doc_id: version} of those documents the catalog holds, as this thread sees it."""
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        return dict(self.db.execute(f"SELECT doc_id, version FROM documents WHERE doc_id IN "
+                                    f"({','.join('?' * len(ids))})", ids).fetchall())
+
     def _check_build(self, build: dict[str, str]) -> None:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'build'").fetchone()
         if row is None:
@@ -113,37 +192,68 @@ class Store:
 
     def put_many(self, documents: list[tuple[str, str, str, dict, str, str, list[TextNode]]]) -> None:
         """Replace documents, each (doc_id, locator, path, meta, text, hash, nodes), and all their chunks.
-        Chunks first, catalog last: a crash in between leaves documents that the next ingest sees as
-        changed and writes again."""
+        The new chunks go in under a new version, then the catalog switches to it in one transaction, then
+        the chunks replaced go: a crash at any point leaves the old or the new document whole (repair
+        deletes the chunks of the version the catalog does not name)."""
         if not documents:
             return
-        ids = [d[0] for d in documents]
-        self.collection.delete(where={"document_id": {"$in": ids}})
-        nodes = [n for d in documents for n in d[6]]
+        version = uuid.uuid4().hex[:12]
+        nodes = []
+        for doc_id, *_, doc_nodes in documents:
+            for i, node in enumerate(doc_nodes):
+                node.id_ = f"{doc_id}::{version}::{i}"
+                node.metadata["version"] = version
+                node.excluded_embed_metadata_keys.append("version")
+                node.excluded_llm_metadata_keys.append("version")
+                nodes.append(node)
         if nodes:
             self.vector_store().add(nodes)
+        ids = [d[0] for d in documents]
         with self.db:
             for doc_id, locator, path, meta, text, hash_, doc_nodes in documents:
                 self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (doc_id,))
                 self.db.executemany("INSERT INTO chunks_fts VALUES (?, ?, ?, ?, ?, ?)",
                                     [_fts_row(n.node_id, n.text, n.metadata, self.header) for n in doc_nodes])
+                replaced = self.db.execute("SELECT doc_id FROM documents WHERE locator = ? AND doc_id != ?",
+                                           (locator, doc_id)).fetchall()
+                ids += [r[0] for r in replaced]
                 self.db.execute("DELETE FROM documents WHERE doc_id = ? OR locator = ?", (doc_id, locator))
                 self.db.execute(
                     "INSERT INTO documents (doc_id, locator, path, title, source, author, date, url, category, "
-                    "hash, chunks, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (doc_id, locator, path, *(meta.get(k) for k in META_FIELDS), hash_, len(doc_nodes), text),
+                    "hash, chunks, text, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, locator, path, *(meta.get(k) for k in META_FIELDS), hash_, len(doc_nodes), text,
+                     version),
                 )
+            self._bump()
+        self._committed()
+        self.collection.delete(where={"$and": [{"document_id": {"$in": ids}}, {"version": {"$ne": version}}]})
+        if not self._legacy:
+            return
+        # Chunks from before versions existed carry none, and "$ne" never matches a missing field.
+        legacy = self.collection.get(where={"document_id": {"$in": ids}}, include=["metadatas"])
+        old = [i for i, m in zip(legacy["ids"], legacy["metadatas"]) if "version" not in m]
+        if old:
+            self.collection.delete(ids=old)
 
     def remove(self, doc_ids: Iterable[str]) -> list[str]:
-        removed = []
-        for doc_id in doc_ids:
-            if self.db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone():
-                self.collection.delete(where={"document_id": doc_id})
-                with self.db:
-                    self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (doc_id,))
-                    self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-                removed.append(doc_id)
+        """Remove documents: their catalog rows first (in one transaction), then their chunks."""
+        wanted = list(dict.fromkeys(doc_ids))
+        with self.db:
+            removed = [d for d in wanted if self.has(d)]
+            for doc_id in removed:
+                self.db.execute("DELETE FROM chunks_fts WHERE doc_id = ?", (doc_id,))
+                self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            if removed:
+                self._bump()
+        if removed:
+            self._committed()
+            self.collection.delete(where={"document_id": {"$in": removed}})
         return removed
+
+    def _bump(self) -> None:
+        """Count the change in the catalog (inside the writer's transaction): `version()` reads it."""
+        self.db.execute("INSERT INTO meta VALUES ('changes', '1') ON CONFLICT(key) DO UPDATE SET "
+                        "value = CAST(value AS INTEGER) + 1")
 
     def by_locator(self, locator: str) -> tuple[str, str] | None:
         """(doc_id, hash) of the document read from this file or JSONL line before, if any."""
@@ -172,9 +282,13 @@ class Store:
     def titles(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT doc_id, title FROM documents"))
 
-    def version(self) -> tuple:
+    def version(self) -> str:
         """Changes whenever a document is added, replaced or removed (by this process or another)."""
-        return self.db.execute("SELECT count(*), max(rowid), max(added_at) FROM documents").fetchone()
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'changes'").fetchone()
+        return row[0] if row else "0"
+
+    def empty(self) -> bool:
+        return self.db.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None
 
     def headers(self, doc_ids: Iterable[str]) -> dict[str, dict]:
         """{doc_id: {title, source, date}}: what a passage shows of its report."""
@@ -243,9 +357,9 @@ class Store:
     def _backfill_keyword_index(self) -> None:
         """A store written before the keyword index existed gets it from the chunks Chroma holds
         (no re-embedding)."""
-        indexed = self.db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
-        total = self.collection.count()
-        if indexed == total:
+        # Only a store with no keyword index at all: counts that differ may be another process's write
+        # in flight, never to be copied.
+        if self.db.execute("SELECT 1 FROM chunks_fts LIMIT 1").fetchone() or not (total := self.collection.count()):
             return
         with self.db:
             self.db.execute("DELETE FROM chunks_fts")
@@ -256,32 +370,42 @@ class Store:
                                      zip(got["ids"], got["documents"], got["metadatas"])])
 
     def repair(self) -> dict[str, int]:
-        """After a write that was cut short (kill -9, power loss): delete chunks whose document never made
-        it into the catalog, and mark documents whose chunks do not match their catalog row as changed, so
-        that the next ingest writes them again; keyword-index rows of unknown documents go too."""
+        """After a write that was cut short (kill -9, power loss): delete chunks that the catalog does not
+        name (of a document it never got, or of a version it never switched to or has left), and mark
+        documents whose chunks do not match their catalog row as changed, so that the next ingest writes
+        them again; keyword-index rows of unknown documents go too."""
+        catalog = dict(self.db.execute("SELECT doc_id, version FROM documents"))
         counts: dict[str, int] = {}
+        orphans = []
         for offset in range(0, self.collection.count(), 5000):
             got = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
-            for meta in got["metadatas"]:
-                counts[meta["document_id"]] = counts.get(meta["document_id"], 0) + 1
-        catalog = dict(self.db.execute("SELECT doc_id, chunks FROM documents"))
-        # On a server, chunks this catalog does not know may be another machine's: they are left alone.
-        orphans = [] if self.shared else [d for d in counts if d not in catalog]
-        for doc_id in orphans:
-            self.collection.delete(where={"document_id": doc_id})
-        stale = [d for d, n in catalog.items() if counts.get(d, 0) != n]
+            for chunk_id, meta in zip(got["ids"], got["metadatas"]):
+                doc_id = meta["document_id"]
+                if doc_id in catalog and catalog[doc_id] == meta.get("version", ""):
+                    counts[doc_id] = counts.get(doc_id, 0) + 1
+                # On a server, chunks of documents this catalog does not know may be another machine's.
+                elif doc_id in catalog or not self.shared:
+                    orphans.append((doc_id, chunk_id))
+        for i in range(0, len(orphans), 5000):
+            self.collection.delete(ids=[c for _, c in orphans[i:i + 5000]])
+        chunks = dict(self.db.execute("SELECT doc_id, chunks FROM documents"))
+        stale = [d for d, n in chunks.items() if counts.get(d, 0) != n]
         with self.db:
             # Opening the store rebuilt the keyword index from Chroma, orphans included: they go too.
             self.db.execute("DELETE FROM chunks_fts WHERE doc_id NOT IN (SELECT doc_id FROM documents)")
             self.db.executemany("UPDATE documents SET hash = 'incomplete' WHERE doc_id = ?", [(d,) for d in stale])
             self.db.executemany("DELETE FROM files WHERE doc_ids LIKE ?", [(f'%"{d}"%',) for d in stale])
-        return {"orphans": len(orphans), "stale": len(stale)}
+        return {"orphans": len({d for d, _ in orphans}), "stale": len(stale)}
 
     def chunk_count(self) -> int:
         return self.collection.count()
 
     def close(self) -> None:
-        self.db.close()
+        with self._changed:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
 
 
 def _parse_chroma_url(url: str) -> tuple[str, int, bool]:

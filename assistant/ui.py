@@ -1,5 +1,5 @@
-"""The chat: a Gradio Blocks app over one `Assistant`. Gradio is imported here and nowhere else;
-`create_app()` builds the app (tests use it without serving), `launch()` serves it.
+"""The chat: a Gradio Blocks app over one `Assistant`. `create_app()` builds the app (tests use it without
+serving); server.py serves it beside the HTTP API.
 
 Everything a report says is escaped before it reaches the page (`_esc`): the conversation, the
 passage panel and the library are HTML built here from escaped text, never from a report's markup.
@@ -12,12 +12,15 @@ import json
 import re
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .core import Assistant
 from .models import Answer, Filters
+
+if TYPE_CHECKING:
+    from .server import Service
 
 EXAMPLES = [
     "How many freight cars did satellite images show at Tumangang station?",
@@ -253,14 +256,17 @@ def answerer_choices(assistant: Assistant) -> list[tuple[str, str]]:
 
 # --- the app -----------------------------------------------------------------------------------------
 
-def create_app(assistant: Assistant):
+def create_app(service: Service | Assistant):
+    """The chat over a Service (server.py), or over an Assistant alone (one question at a time, no warm-up)."""
     import gradio as gr
 
-    # An ingest or removal never runs while a question reads the store. A plain Lock, not an RLock: Gradio
-    # resumes a streaming generator on whichever worker thread is free, and only a Lock may be released
-    # by another thread than the one that took it.
-    lock = threading.Lock()
-    uploads = Path(assistant.settings.store) / "uploads"
+    from .server import Service
+
+    if isinstance(service, Assistant):
+        service = Service(service, workers=1)
+        service.ready.set()
+    assistant = service.assistant
+    uploads = service.uploads
     answerers = answerer_choices(assistant)
 
     def library_rows(query: str = "") -> list[list]:
@@ -284,14 +290,13 @@ def create_app(assistant: Assistant):
             raise gr.Error(str(exc).split("\n")[-1]) from None
         turn = {"question": question, "answer": None, "streaming": ""}
         turns = [*turns, turn]
-        with lock:
-            for item in assistant.ask_stream(question, top_k=int(top_k), history=_history(turns[:-1]),
-                                             filters=filters, answerer=answerer, strict=strict):
-                if isinstance(item, Answer):
-                    turn["answer"] = item.model_dump(mode="json")
-                else:
-                    turn["streaming"] += item
-                yield turns, render_conversation(turns), ""
+        for item in service.ask_stream(question, top_k=int(top_k), history=_history(turns[:-1]),
+                                       filters=filters, answerer=answerer, strict=strict):
+            if isinstance(item, Answer):
+                turn["answer"] = item.model_dump(mode="json")
+            else:
+                turn["streaming"] += item
+            yield turns, render_conversation(turns), ""
 
     def show_passage(turns, evt):
         data = getattr(evt, "_data", None) or {}
@@ -311,16 +316,14 @@ def create_app(assistant: Assistant):
 
     def ingest(files, progress=gr.Progress(track_tqdm=True)):
         paths, rows = stage_uploads([Path(f if isinstance(f, str) else f.name) for f in files or []], uploads)
-        if paths:
-            with lock:
-                report = assistant.ingest(paths, progress=True)
+        if paths:  # questions go on meanwhile: they see each report whole, before or after (store.py)
+            report = assistant.ingest(paths, progress=True)
             for d in report.documents:
                 rows.append([Path(d.path).name, d.status, d.doc_id or "", d.chunks, d.error or ""])
         return (rows, library_rows(), *choices())
 
     def remove(doc_ids, query):
-        with lock:
-            removed = assistant.remove(doc_ids or [])
+        removed = assistant.remove(doc_ids or [])
         message = f"Removed {len(removed)} document(s): {', '.join(removed)}" if removed else "Nothing removed."
         return (message, library_rows(query), *choices())
 
@@ -333,8 +336,7 @@ def create_app(assistant: Assistant):
     def api_ask(question: str) -> str:
         """The same JSON text as `assistant ask --json`. Text, not a dict: gradio_client would take each
         citation's "path" for a file to download."""
-        with lock:
-            return json.dumps(assistant.ask(question).model_dump(mode="json"), ensure_ascii=False, indent=2)
+        return json.dumps(service.ask(question).model_dump(mode="json"), ensure_ascii=False, indent=2)
 
     with gr.Blocks(title="Report Assistant", analytics_enabled=False) as app:
         turns = gr.State([])
@@ -385,8 +387,13 @@ def create_app(assistant: Assistant):
                 removed = gr.Markdown(elem_id="removed")
 
         ask_inputs = [box, turns, outlets, since, until, doc_filter, answerer, top_k, strict]
-        box.submit(respond, ask_inputs, [turns, conversation, box], api_visibility="private")
-        ask_button.click(respond, ask_inputs, [turns, conversation, box], api_visibility="private")
+        # Gradio runs one call of an event at a time unless told: questions get as many as the service's
+        # gate lets through at once (more would only wait there); uploads and removals keep one.
+        parallel = service.workers
+        box.submit(respond, ask_inputs, [turns, conversation, box], api_visibility="private",
+                   concurrency_limit=parallel, concurrency_id="questions")
+        ask_button.click(respond, ask_inputs, [turns, conversation, box], api_visibility="private",
+                         concurrency_limit=parallel, concurrency_id="questions")
         conversation.click(show_passage, [turns], [passage], api_visibility="private")
         clear.click(lambda: ([], render_conversation([])), None, [turns, conversation], api_visibility="private")
         export_md.click(lambda t: export(t, "md"), [turns], [exported], api_visibility="private")
@@ -396,11 +403,5 @@ def create_app(assistant: Assistant):
         remove_button.click(remove, [to_remove, search], [removed, library, outlets, doc_filter, to_remove],
                             api_visibility="private")
         app.load(choices, None, [outlets, doc_filter, to_remove], api_visibility="private")
-        gr.api(api_ask, api_name="ask")
+        gr.api(api_ask, api_name="ask", concurrency_limit=parallel, concurrency_id="questions")
     return app
-
-
-def launch(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860,
-           auth: tuple[str, str] | None = None) -> None:
-    create_app(assistant).launch(server_name=host, server_port=port, share=False, show_error=True, auth=auth,
-                                 max_file_size=f"{int(assistant.settings.max_file_mb)}mb", css=CSS)

@@ -1,0 +1,360 @@
+"""`assistant serve`: the chat (ui.py) and a plain HTTP JSON API on one port, over one Assistant.
+
+- Questions run in parallel, up to `workers` at once; the chat, the API and Gradio's `/ask` share the gate.
+- Uploads and removals run beside them: the store shows each question a consistent library (store.py).
+- It loads everything and answers one question before it says ready; `GET /api/health` tells.
+- Users come from --auth USER:PASS or an --auth-file of USER:PASSWORD or USER:pbkdf2_sha256$... lines;
+  the chat asks for them on a login page, the API as HTTP Basic auth.
+- The API's page (`/api/docs`) is served from files inside the package (fastapi-offline): no CDN.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+# FastAPI reads the route functions' annotations, so what they name is imported here, not in a function.
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .core import Assistant
+from .models import Answer, Filters
+
+HASH_SCHEME = "pbkdf2_sha256"
+HASH_ITERATIONS = 200_000
+
+
+# --- users ---------------------------------------------------------------------------------------------
+
+def hash_password(password: str, salt: str | None = None, iterations: int = HASH_ITERATIONS) -> str:
+    """A password as an --auth-file keeps it: pbkdf2_sha256$ITERATIONS$SALT$HASH (stdlib hashlib)."""
+    salt = salt or secrets.token_hex(8)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
+    return f"{HASH_SCHEME}${iterations}${salt}${base64.b64encode(digest).decode()}"
+
+
+def check_password(stored: str, password: str) -> bool:
+    if stored.startswith(HASH_SCHEME + "$"):
+        _, iterations, salt, _digest = stored.split("$", 3)
+        return hmac.compare_digest(hash_password(password, salt, int(iterations)), stored)
+    return hmac.compare_digest(stored.encode(), password.encode())
+
+
+class Users:
+    """Who may open the chat and call the API. Callable as Gradio's auth function."""
+
+    def __init__(self, users: dict[str, str]):
+        self.users = users
+
+    @classmethod
+    def parse(cls, lines: list[str], where: str) -> Users:
+        """USER:PASSWORD or USER:pbkdf2_sha256$... per line; blank lines and # comments skipped."""
+        users = {}
+        for number, line in enumerate(lines, start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            name, _, password = line.partition(":")
+            if not name or not password:
+                raise ValueError(f"{where}, line {number}: expected USER:PASSWORD, both non-empty")
+            if password.startswith(HASH_SCHEME + "$") and len(password.split("$")) != 4:
+                raise ValueError(f"{where}, line {number}: a hashed password is {HASH_SCHEME}$ITERATIONS$SALT$HASH "
+                                 "(assistant hash-password makes one)")
+            users[name] = password
+        if not users:
+            raise ValueError(f"{where}: no USER:PASSWORD line")
+        return cls(users)
+
+    def __call__(self, username: str, password: str) -> bool:
+        stored = self.users.get(username)
+        return stored is not None and check_password(stored, password)
+
+
+# --- what the chat and the API share ---------------------------------------------------------------------
+
+@dataclass
+class Job:
+    """An ingest started over HTTP, followed at GET /api/jobs/{id}."""
+
+    id: str
+    files: list[str]
+    status: Literal["queued", "running", "done", "failed"] = "queued"
+    files_done: int = 0
+    documents_done: int = 0
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    result: dict | None = None
+    error: str | None = None
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "status": self.status, "files": self.files, "files_done": self.files_done,
+                "documents_done": self.documents_done, "created": _iso(self.created),
+                "finished": _iso(self.finished) if self.finished else None, "result": self.result,
+                "error": self.error}
+
+
+class Service:
+    def __init__(self, assistant: Assistant, workers: int = 0):
+        self.assistant = assistant
+        self.workers = workers or os.cpu_count() or 1
+        # Questions beyond `workers` wait here rather than share the cores: each would only get slower.
+        self.gate = threading.BoundedSemaphore(self.workers)
+        self.ready = threading.Event()
+        self.failed: str | None = None
+        self.jobs: dict[str, Job] = {}
+        self._ingests = ThreadPoolExecutor(1, thread_name_prefix="ingest")  # writes go one at a time anyway
+
+    @property
+    def uploads(self) -> Path:
+        return Path(self.assistant.settings.store) / "uploads"
+
+    def warm(self) -> None:
+        try:
+            self.assistant.warm()
+        except Exception as exc:  # reported by /api/health and on the console; the chat stays up
+            self.failed = f"{type(exc).__name__}: {exc}"
+            raise
+        self.ready.set()
+
+    def ask(self, question: str, **options) -> Answer:
+        self.ready.wait()
+        with self.gate:
+            return self.assistant.ask(question, **options)
+
+    def ask_stream(self, question: str, **options) -> Iterator:
+        self.ready.wait()
+        # Released by whichever thread resumes the generator last: a Semaphore allows that, a Lock would too.
+        self.gate.acquire()
+        try:
+            yield from self.assistant.ask_stream(question, **options)
+        finally:
+            self.gate.release()
+
+    def ingest(self, paths: list[Path], wait: float) -> Job:
+        """Ingest in the background; waits up to `wait` seconds for it to finish."""
+        job = Job(id=uuid.uuid4().hex[:12], files=[p.name for p in paths])
+        self.jobs[job.id] = job
+
+        def progress(files_done: int, _files: int, report) -> None:
+            job.files_done, job.documents_done = files_done, len(report.documents)
+
+        def run() -> None:
+            job.status = "running"
+            try:
+                report = self.assistant.ingest(paths, on_progress=progress)
+                job.result, job.status = report.model_dump(mode="json"), "done"
+            except Exception as exc:
+                job.error, job.status = f"{type(exc).__name__}: {exc}", "failed"
+            job.finished = time.time()
+
+        wait_for([self._ingests.submit(run)], timeout=wait)
+        return job
+
+
+def _iso(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+# --- the HTTP API ------------------------------------------------------------------------------------------
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class AskRequest(BaseModel):
+    """The body of POST /api/ask: the options of `assistant ask`."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, description="The question.")
+    history: list[Turn] = Field(default_factory=list, description="The conversation so far, oldest first.")
+    filters: Filters | None = Field(default=None, description="Only these outlets, dates or documents.")
+    top_k: int | None = Field(default=None, ge=1, le=100, description="Passages to retrieve.")
+    answerer: Literal["extractive", "openai", "ollama", "llamacpp", "auto"] | None = None
+    strict: bool | None = Field(default=None, description="Remove sentences no passage supports.")
+
+
+def create_server(service: Service, users: Users | None = None):
+    """The FastAPI app: /api/... routes, then the chat mounted at /."""
+    import gradio as gr
+    from fastapi_offline import FastAPIOffline
+
+    from .generate import LLMError
+    from .lock import StoreBusy
+    from .ui import CSS, UPLOAD_TYPES, create_app
+
+    assistant = service.assistant
+    max_bytes = int(assistant.settings.max_file_mb * 1e6)
+    api = FastAPIOffline(title="Report Assistant API", version="1", docs_url="/api/docs", redoc_url=None,
+                         openapi_url="/api/openapi.json", static_url="/api/static",
+                         description="Answers about your reports, every sentence cited. Errors are "
+                                     '{"error": message}. HTTP Basic auth when the server has users.')
+    basic = HTTPBasic(auto_error=False)
+
+    def authorized(credentials: HTTPBasicCredentials | None = Depends(basic)) -> None:
+        if users is not None and (credentials is None or not users(credentials.username, credentials.password)):
+            raise HTTPException(401, "a user name and password are needed (HTTP Basic auth)",
+                                headers={"WWW-Authenticate": 'Basic realm="Report Assistant"'})
+
+    def ready() -> None:
+        if not service.ready.is_set():
+            raise HTTPException(503, service.failed or "starting: the model and the store are loading")
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
+
+    @api.exception_handler(RequestValidationError)
+    async def bad_input(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors():
+            where = ".".join(str(x) for x in e["loc"] if x != "body") or "body"
+            problems.append(f"{where}: {str(e['msg']).removeprefix('Value error, ')}")
+        return JSONResponse({"error": "; ".join(problems)}, 400)
+
+    router = APIRouter(prefix="/api", dependencies=[Depends(authorized)])
+
+    @router.post("/ask", dependencies=[Depends(ready)])
+    def ask(request: AskRequest) -> JSONResponse:
+        """Answer a question: exactly the JSON of `assistant ask --json`."""
+        try:
+            answer = service.ask(request.question, top_k=request.top_k, filters=request.filters,
+                                 history=[t.model_dump() for t in request.history], answerer=request.answerer,
+                                 strict=request.strict)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        except LLMError as exc:
+            raise HTTPException(502, str(exc)) from None
+        return JSONResponse(answer.model_dump(mode="json"))
+
+    @router.get("/documents")
+    def documents() -> JSONResponse:
+        """The documents in the library, newest first (as `assistant docs list --json`)."""
+        return JSONResponse([d.model_dump(mode="json") for d in assistant.documents()])
+
+    @router.get("/documents/{doc_id}")
+    def document(doc_id: str) -> JSONResponse:
+        """One document with its full extracted text (as `assistant docs show ID --json`)."""
+        try:
+            return JSONResponse(assistant.document(doc_id).model_dump(mode="json"))
+        except KeyError:
+            raise HTTPException(404, f"no document with doc_id {doc_id!r}") from None
+
+    @router.delete("/documents/{doc_id}")
+    def remove(doc_id: str) -> JSONResponse:
+        """Remove a document and all its chunks; questions asked meanwhile see it whole or not at all."""
+        try:
+            removed = assistant.remove([doc_id])
+        except StoreBusy as exc:
+            raise HTTPException(409, str(exc)) from None
+        if not removed:
+            raise HTTPException(404, f"no document with doc_id {doc_id!r}")
+        return JSONResponse({"removed": removed})
+
+    @router.post("/documents")
+    def upload(files: list[UploadFile] = File(description="Reports: .txt .md .html .pdf .docx .jsonl")
+               ) -> JSONResponse:
+        """Add or update reports. The ingest JSON (as `assistant ingest --json`) when it is done within
+        upload_wait_seconds; otherwise 202 with a job to follow at GET /api/jobs/{id}."""
+        paths = stage(files)
+        job = service.ingest(paths, assistant.settings.upload_wait_seconds)
+        if job.status == "done":
+            result = job.result or {}
+            if result.get("failed") and not (result.get("added") or result.get("updated") or result.get("unchanged")):
+                errors = "; ".join(d["error"] for d in result["documents"] if d.get("error"))
+                return JSONResponse({"error": errors, "result": result}, 400)
+            return JSONResponse(result)
+        if job.status == "failed":
+            raise HTTPException(409 if (job.error or "").startswith("StoreBusy") else 500, job.error)
+        return JSONResponse({"job": job.id, "status": job.status, "url": f"/api/jobs/{job.id}"}, 202,
+                            headers={"Location": f"/api/jobs/{job.id}"})
+
+    def stage(files: list[UploadFile]) -> list[Path]:
+        """Checks every file first (type, size), then moves them into the store's uploads folder."""
+        for f in files:
+            name = Path(f.filename or "").name
+            if not name:
+                raise HTTPException(400, "an uploaded file has no name")
+            if Path(name).suffix.lower() not in UPLOAD_TYPES:
+                raise HTTPException(400, f"{name}: unsupported type {Path(name).suffix or '(none)'}: one of "
+                                         f"{' '.join(UPLOAD_TYPES)}")
+            if (f.size or 0) > max_bytes:
+                raise HTTPException(413, f"{name}: {f.size / 1e6:.1f} MB is more than max_file_mb "
+                                         f"({assistant.settings.max_file_mb:g} MB)")
+        service.uploads.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for f in files:
+            target = service.uploads / Path(f.filename).name
+            # Written beside, then renamed: a file cut short never takes the place of a good one.
+            with tempfile.NamedTemporaryFile(dir=service.uploads, delete=False, suffix=".part") as out:
+                shutil.copyfileobj(f.file, out)
+            os.replace(out.name, target)
+            paths.append(target)
+        return paths
+
+    @router.get("/jobs/{job_id}")
+    def job(job_id: str) -> JSONResponse:
+        """An upload's progress, then its ingest JSON in "result"."""
+        if job_id not in service.jobs:
+            raise HTTPException(404, f"no job {job_id!r}")
+        return JSONResponse(service.jobs[job_id].as_json())
+
+    api.include_router(router)
+
+    @api.get("/api/health")
+    def health() -> JSONResponse:
+        """Ready or not, with the number of documents. No password needed: it tells nothing of their content."""
+        if not service.ready.is_set():
+            return JSONResponse({"ready": False, "error": service.failed}, 503)
+        return JSONResponse({"ready": True, "documents": len(assistant.documents()), "workers": service.workers})
+
+    blocks = create_app(service)
+    return gr.mount_gradio_app(api, blocks, path="/", auth=users, show_error=True, css=CSS,
+                               max_file_size=max_bytes)
+
+
+def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, users: Users | None = None) -> None:
+    """Serve until stopped. Refuses (StoreServed) when another server holds the store."""
+    import uvicorn
+
+    from .lock import serving
+
+    service = Service(assistant, assistant.settings.workers)
+    app = create_server(service, users)
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+
+    def warm() -> None:
+        started = time.perf_counter()
+        print(f"Starting on {url}: loading the model and the store...", file=sys.stderr, flush=True)
+        try:
+            service.warm()
+        except Exception as exc:
+            print(f"error: cannot answer questions: {service.failed or exc}", file=sys.stderr, flush=True)
+            return
+        print(f"Ready in {time.perf_counter() - started:.1f} s: {url} ({len(assistant.documents())} documents; "
+              f"{service.workers} questions at once; API at {url}api/docs)", flush=True)
+
+    with serving(Path(assistant.settings.store), url):
+        threading.Thread(target=warm, name="warm-up", daemon=True).start()
+        server.run()
