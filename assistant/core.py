@@ -179,9 +179,11 @@ class Assistant:
         with tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, file=sys.stderr) as bar:
             for done, path in enumerate(files):
                 # An archive's reports are stored a batch at a time: progress is told after each batch too.
-                tick = (lambda done=done: on_progress(done, len(files), report)) if on_progress else None
+                tick = (lambda files_done=done: on_progress(files_done, len(files), report)) if on_progress else None
                 self._ingest_file(path, report, pending, finished_files, used_ids, bar, tick)
                 bar.update(1)
+                if tick:
+                    tick(done + 1)
             self._flush(pending, finished_files, report)
         if on_progress:
             on_progress(len(files), len(files), report)

@@ -342,7 +342,8 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, users
     service = Service(assistant, assistant.settings.workers)
     app = create_server(service, users)
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # Open browser tabs keep streams open: stopping waits for them a little, never for ever.
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3))
 
     def warm() -> None:
         started = time.perf_counter()

@@ -306,3 +306,37 @@ def test_an_llm_answer_streams_then_shows_its_verified_sentences(served_store, b
             assert page.locator("#conversation .sources button.cite.bad").count() == 1
             shot(page, "llm-verified")
             page.close()
+
+
+def test_two_users_from_an_auth_file_each_see_only_their_own_conversation(served_store, browser, tmp_path):
+    """An --auth-file with two users, one password hashed: each logs in to the chat in their own browser,
+    asks, and sees only their own question and answer; a wrong password is refused."""
+    from assistant.server import hash_password
+
+    users = tmp_path / "users"
+    users.write_text(f"# the newsroom\neditor:{hash_password('s3cret')}\ndesk:night shift\n")
+    questions = {"editor": FREIGHT, "desk": "Where did Kim Jong-un and Vladimir Putin meet?"}
+    passwords = {"editor": "s3cret", "desk": "night shift"}
+    with serving(served_store, "--auth-file", str(users)) as url:
+        pages = {}
+        for user in questions:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.goto(url)
+            page.get_by_label("username").fill(user)
+            page.get_by_label("password").fill("wrong" if user == "desk" else passwords[user])
+            page.get_by_role("button", name="Login").click()
+            if user == "desk":  # first a wrong password, then the right one
+                page.get_by_text("Incorrect Credentials").wait_for(timeout=20_000)
+                page.get_by_label("username").fill(user)  # the login form sends both again
+                page.get_by_label("password").fill(passwords[user])
+                page.get_by_role("button", name="Login").click()
+            page.locator("#question textarea").wait_for(timeout=60_000)
+            pages[user] = page
+        for user, page in pages.items():
+            ask(page, questions[user])
+        for user, page in pages.items():
+            assert page.locator("#conversation .q").all_inner_texts() == [questions[user]]
+        assert "73" in pages["editor"].locator("#conversation .a").last.inner_text()
+        assert "Vostochny" in pages["desk"].locator("#conversation .a").last.inner_text()
+        for page in pages.values():
+            page.context.close()

@@ -71,7 +71,7 @@ OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_T
                      "GRADIO_ANALYTICS_ENABLED")
 FREIGHT = "How many freight cars did satellite images show at Tumangang station?"
 AUDITED_SERVE = """
-import json, socket, sys, urllib.request
+import json, re, socket, sys, time, urllib.request
 
 outbound, loopback = [], []
 
@@ -98,22 +98,35 @@ assert report.failed == 0, report.documents
 cli = a.ask(FREIGHT).citations[0].quote
 
 from gradio_client import Client
-from assistant.ui import CSS, create_app
+import threading, uvicorn
+from assistant.server import Service, create_server
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
-app = create_app(a)  # launched as ui.launch does, without blocking
-app.launch(server_name="127.0.0.1", server_port=port, share=False, show_error=True, css=CSS,
-           prevent_thread_lock=True, quiet=True)
+service = Service(a)  # served as `assistant serve` serves it, in a thread
+service.warm()
+server = uvicorn.Server(uvicorn.Config(create_server(service), host="127.0.0.1", port=port, log_level="warning"))
+threading.Thread(target=server.run, daemon=True).start()
 url = f"http://127.0.0.1:{port}/"
-page = urllib.request.urlopen(url, timeout=30).read().decode()
+for _ in range(100):
+    try:
+        page = urllib.request.urlopen(url, timeout=30).read().decode()
+        break
+    except OSError:
+        time.sleep(0.2)
+docs_page = urllib.request.urlopen(url + "api/docs", timeout=30).read().decode()
+for asset in re.findall(r'(?:src|href)="(/api/static/[^"]+)"', docs_page):
+    urllib.request.urlopen(f"http://127.0.0.1:{port}{asset}", timeout=30).read()
 client = Client(url, verbose=False, analytics_enabled=False)
 served = json.loads(client.predict(FREIGHT, api_name="/ask"))["citations"][0]["quote"]
 client.close()
-app.close()
+request = urllib.request.Request(url + "api/ask", data=json.dumps({"question": FREIGHT}).encode(),
+                                 headers={"content-type": "application/json"})
+api = json.load(urllib.request.urlopen(request, timeout=60))["citations"][0]["quote"]
+server.should_exit = True
 print("AUDIT " + json.dumps({"outbound": outbound, "loopback": len(loopback), "page": "Report Assistant" in page,
-                             "cli": cli, "served": served}))
+                             "cli": cli, "served": served, "api": api, "docs": "swagger-ui" in docs_page}))
 """
 
 
@@ -132,7 +145,8 @@ def test_ingest_ask_and_serve_make_no_outbound_connection(tmp_path):
     result = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("AUDIT "))[6:])
     assert result["outbound"] == []
     assert result["loopback"] > 0  # the hook is live: the page and API requests were seen
-    assert result["page"] and "73" in result["cli"] and "73" in result["served"]
+    assert result["page"] and "73" in result["cli"] and "73" in result["served"] and "73" in result["api"]
+    assert result["docs"]  # the API's page, its scripts and styles served from the package
 
 
 NETNS_SERVE = """
