@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 # FastAPI reads the route functions' annotations, so what they name is imported here, not in a function.
+import anyio
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -234,13 +236,20 @@ def create_server(service: Service, users: Users | None = None):
 
     router = APIRouter(prefix="/api", dependencies=[Depends(authorized)])
 
+    limiters: list[anyio.CapacityLimiter] = []  # made in the event loop, on the first question
+
     @router.post("/ask", dependencies=[Depends(ready)])
-    def ask(request: AskRequest) -> JSONResponse:
+    async def ask(request: AskRequest) -> JSONResponse:
         """Answer a question: exactly the JSON of `assistant ask --json`."""
+        # Questions waiting their turn wait here, holding no thread: the server's thread pool stays free
+        # for health, jobs and the chat however many questions queue.
+        if not limiters:
+            limiters.append(anyio.CapacityLimiter(service.workers))
+        question = functools.partial(service.ask, request.question, top_k=request.top_k, filters=request.filters,
+                                     history=[t.model_dump() for t in request.history],
+                                     answerer=request.answerer, strict=request.strict)
         try:
-            answer = service.ask(request.question, top_k=request.top_k, filters=request.filters,
-                                 history=[t.model_dump() for t in request.history], answerer=request.answerer,
-                                 strict=request.strict)
+            answer = await anyio.to_thread.run_sync(question, limiter=limiters[0])
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         except LLMError as exc:
@@ -313,7 +322,7 @@ def create_server(service: Service, users: Users | None = None):
         return paths
 
     @router.get("/jobs/{job_id}")
-    def job(job_id: str) -> JSONResponse:
+    async def job(job_id: str) -> JSONResponse:
         """An upload's progress, then its ingest JSON in "result"."""
         if job_id not in service.jobs:
             raise HTTPException(404, f"no job {job_id!r}")
@@ -322,11 +331,12 @@ def create_server(service: Service, users: Users | None = None):
     api.include_router(router)
 
     @api.get("/api/health")
-    def health() -> JSONResponse:
-        """Ready or not, with the number of documents. No password needed: it tells nothing of their content."""
+    async def health() -> JSONResponse:
+        """Ready or not, with the number of documents. No password needed: it tells nothing of their content.
+        Answered in the event loop (one COUNT), so a queue of questions never delays it."""
         if not service.ready.is_set():
             return JSONResponse({"ready": False, "error": service.failed}, 503)
-        return JSONResponse({"ready": True, "documents": len(assistant.documents()), "workers": service.workers})
+        return JSONResponse({"ready": True, "documents": assistant.store.count(), "workers": service.workers})
 
     blocks = create_app(service)
     return gr.mount_gradio_app(api, blocks, path="/", auth=users, show_error=True, css=CSS,

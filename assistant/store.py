@@ -287,6 +287,9 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'changes'").fetchone()
         return row[0] if row else "0"
 
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
+
     def empty(self) -> bool:
         return self.db.execute("SELECT 1 FROM documents LIMIT 1").fetchone() is None
 
