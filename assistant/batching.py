@@ -9,7 +9,8 @@ concurrent callers with a priority in-process (sentence-transformers' pool split
 processes), hence the code.
 
 Questions never starve an ingest: while they keep coming, an ingest batch still goes at least every
-BULK_EVERY seconds.
+BULK_EVERY seconds, encoded on one thread (`set_threads`) so that the questions keep a core for the rest
+of their work.
 """
 
 from __future__ import annotations
@@ -21,21 +22,25 @@ from concurrent.futures import Future
 
 import numpy as np
 
-BULK_EVERY = 0.25  # seconds: the longest an ingest waits behind questions for its next batch
+BULK_EVERY = 0.5  # seconds: the longest an ingest waits behind questions for its next batch
+RECENT = 1.0  # seconds since a question last asked, within which questions count as coming
 
 Encode = Callable[[list[str], str], np.ndarray]  # (texts, "query" | "text") -> unit vectors, one row each
 
 
 class EncoderQueue:
-    def __init__(self, encode: Encode, batch: int = 64, bulk: int = 8):
+    def __init__(self, encode: Encode, batch: int = 64, bulk: int = 8,
+                 set_threads: Callable[[int], None] | None = None, threads: int = 1):
         self._encode = encode
         self.batch = batch  # most texts of waiting questions encoded together
         self.bulk = bulk  # texts of an ingest encoded at once
+        self._set_threads, self._threads, self._using = set_threads, threads, threads
         self._ready = threading.Condition()
         self._urgent: list[tuple[list[str], str, Future]] = []  # questions
         self._bulk: list[tuple[list[str], str, Future]] = []  # ingests
         self._worker: threading.Thread | None = None
         self._bulk_at = 0.0  # when an ingest batch last went
+        self._asked_at = 0.0  # when a question last asked
 
     def encode(self, texts: list[str], kind: str = "text", urgent: bool = True) -> np.ndarray:
         """Unit vectors for `texts`. `kind` "query" encodes them as questions (models with a query prompt
@@ -52,20 +57,23 @@ class EncoderQueue:
         future: Future = Future()
         with self._ready:
             queue.append((texts, kind, future))
+            if queue is self._urgent:
+                self._asked_at = time.monotonic()
             if self._worker is None:
                 self._worker = threading.Thread(target=self._run, name="encoder", daemon=True)
                 self._worker.start()
             self._ready.notify()
         return future
 
-    def _take(self) -> list[tuple[list[str], str, Future]]:
+    def _take(self) -> tuple[list[tuple[list[str], str, Future]], bool]:
         """The next batch: every waiting question of the first one's kind (up to `batch` texts beyond the
-        first); one ingest batch when no question waits, or when the last went BULK_EVERY seconds ago."""
+        first); one ingest batch when no question waits, or when the last went BULK_EVERY seconds ago.
+        Also whether it is an ingest batch."""
         with self._ready:
             self._ready.wait_for(lambda: self._urgent or self._bulk)
             if self._bulk and (not self._urgent or time.monotonic() - self._bulk_at > BULK_EVERY):
                 self._bulk_at = time.monotonic()
-                return [self._bulk.pop(0)]
+                return [self._bulk.pop(0)], True
             kind = self._urgent[0][1]
             taken, size, keep = [], 0, []
             for request in self._urgent:
@@ -75,12 +83,20 @@ class EncoderQueue:
                 else:
                     keep.append(request)
             self._urgent[:] = keep
-            return taken
+            return taken, False
+
+    def _threads_for(self, bulk: bool) -> None:
+        """One thread for an ingest's batch while questions come, all of them otherwise."""
+        wanted = 1 if bulk else self._threads
+        if self._set_threads is not None and wanted != self._using:
+            self._set_threads(wanted)
+            self._using = wanted
 
     def _run(self) -> None:
         while True:
-            requests = self._take()
+            requests, bulk = self._take()
             texts = [t for r in requests for t in r[0]]
+            self._threads_for(bulk=bulk and time.monotonic() - self._asked_at < RECENT)
             try:
                 vectors = np.asarray(self._encode(texts, requests[0][1]), dtype=np.float32)
             except BaseException as exc:  # the callers get the error; the worker goes on

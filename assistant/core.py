@@ -78,10 +78,13 @@ class Assistant:
     @cached_property
     def encoder(self):
         """Encodes for every thread (questions in parallel, an ingest beside them): batching.py."""
+        import torch
+
         from .batching import EncoderQueue
 
         model = self.embed_model
-        return EncoderQueue(lambda texts, kind: model._embed(texts, prompt_name=kind), self.settings.embed_batch_size)
+        return EncoderQueue(lambda texts, kind: model._embed(texts, prompt_name=kind), self.settings.embed_batch_size,
+                            set_threads=torch.set_num_threads, threads=torch.get_num_threads())
 
     def embed_query(self, question: str) -> np.ndarray:
         """The unit vector that retrieval compares passages with."""

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from assistant.batching import EncoderQueue
+from assistant.batching import BULK_EVERY, EncoderQueue
 
 
 class Recorder:
@@ -77,7 +77,7 @@ def test_questions_that_keep_coming_do_not_starve_an_ingest():
     stop.set()
     for t in askers:
         t.join()
-    assert took < 4 * 0.25 + 2  # four batches, each within BULK_EVERY of the last
+    assert took < 4 * BULK_EVERY + 1  # four batches, each within BULK_EVERY of the last
 
 
 def test_an_error_reaches_its_caller_and_the_queue_goes_on():
@@ -85,3 +85,15 @@ def test_an_error_reaches_its_caller_and_the_queue_goes_on():
     with pytest.raises(RuntimeError, match="boom"):
         queue.encode(["boom"])
     assert queue.encode(["ok"]).tolist() == [[2.0]]
+
+
+def test_an_ingest_batch_uses_one_thread_while_questions_come():
+    encode = Recorder(seconds=0.01)
+    threads = []
+    queue = EncoderQueue(encode, bulk=4, set_threads=threads.append, threads=2)
+    queue.encode(["c1", "c2"], urgent=False)  # no question lately: all threads
+    assert threads == []
+    queue.encode(["question?"])
+    queue.encode(["c3", "c4"], urgent=False)  # a question a moment ago: one thread, then all again for questions
+    queue.encode(["question?"])
+    assert threads == [1, 2]
