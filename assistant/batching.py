@@ -10,7 +10,7 @@ processes), hence the code.
 
 Questions never starve an ingest: while they keep coming, an ingest batch still goes at least every
 BULK_EVERY seconds, encoded on one thread (`set_threads`) so that the questions keep a core for the rest
-of their work.
+of their work. Small batches (a query) go on one thread too: a second one only burns CPU on them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ import numpy as np
 
 BULK_EVERY = 0.5  # seconds: the longest an ingest waits behind questions for its next batch
 RECENT = 1.0  # seconds since a question last asked, within which questions count as coming
+# Texts up to which a batch is encoded on one thread: a query took 35 ms of CPU on one thread, 60 ms on two
+# for 30 ms of wall time; 100 sentences took 1.1 s on one thread, 0.6 s on two for the same CPU.
+SMALL = 8
 
 Encode = Callable[[list[str], str], np.ndarray]  # (texts, "query" | "text") -> unit vectors, one row each
 
@@ -85,9 +88,9 @@ class EncoderQueue:
             self._urgent[:] = keep
             return taken, False
 
-    def _threads_for(self, bulk: bool) -> None:
-        """One thread for an ingest's batch while questions come, all of them otherwise."""
-        wanted = 1 if bulk else self._threads
+    def _threads_for(self, size: int, bulk: bool) -> None:
+        """One thread for a small batch, and for an ingest's batch while questions come; all of them otherwise."""
+        wanted = 1 if bulk or size <= SMALL else self._threads
         if self._set_threads is not None and wanted != self._using:
             self._set_threads(wanted)
             self._using = wanted
@@ -96,7 +99,7 @@ class EncoderQueue:
         while True:
             requests, bulk = self._take()
             texts = [t for r in requests for t in r[0]]
-            self._threads_for(bulk=bulk and time.monotonic() - self._asked_at < RECENT)
+            self._threads_for(len(texts), bulk=bulk and time.monotonic() - self._asked_at < RECENT)
             try:
                 vectors = np.asarray(self._encode(texts, requests[0][1]), dtype=np.float32)
             except BaseException as exc:  # the callers get the error; the worker goes on

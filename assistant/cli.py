@@ -277,7 +277,7 @@ def serve(
         "--auth-file", help="Users, one USER:PASSWORD per line; a password may be hashed (assistant "
                             "hash-password).")] = None,
     workers: Annotated[Optional[int], typer.Option(
-        "--workers", min=0, help="Questions answered at once; 0: one per CPU core [setting workers].")] = None,
+        "--workers", min=0, help="Questions answered at once; 0: two per CPU core [setting workers].")] = None,
     answerer: AnswererOpt = None,
     llm_model: LlmModelOpt = None,
     llm_base_url: LlmUrlOpt = None,

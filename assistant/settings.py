@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     llm_context_window: int = Field(default=4096, ge=512, description="The LLM's context window, in tokens.")
     llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the LLM.")
     strict: bool = Field(default=False, description="Remove answer sentences that no passage supports.")
-    workers: int = Field(default=0, ge=0, description="Questions answered at once by `serve`; 0: one per CPU core.")
+    workers: int = Field(default=0, ge=0, description="Questions answered at once by `serve`; 0: two per CPU core.")
     upload_wait_seconds: float = Field(
         default=10.0, ge=0, description="How long POST /api/documents waits for an ingest before it answers "
                                         "with a job id to follow instead.")
