@@ -78,3 +78,16 @@ def test_ask_latency_benchmark(assistant, tmp_path_factory):
     store = store_copy(assistant, tmp_path_factory, "latency")
     out = _run("ask_latency.py", store, "--questions", SET, "--max-questions", 3)
     assert "- first reading: retrieval p50" in out and "- again: total p50" in out
+
+
+def test_serve_load_benchmark(assistant, tmp_path_factory):
+    """The three parts of the server benchmark (warm start, load, writes beside reads) on the corpus store,
+    with two clients and two uploaded pages."""
+    from .conftest import shared_file, store_copy
+
+    shared_file("data/realtimeqa/docs.jsonl")
+    store = store_copy(assistant, tmp_path_factory, "serve-load")
+    out = _run("serve_load.py", "--store", store, "--clients", 2, "--rounds", 1, "--uploads", 2, "--every", 1)
+    for figure in ("first / warm median:", "throughput:", "questions meanwhile:", "added 2,"):
+        assert figure in out
+    assert "inconsistent answers: 0 of" in out and "errors:" not in out
