@@ -88,9 +88,8 @@ class EncoderQueue:
             self._urgent[:] = keep
             return taken, False
 
-    def _threads_for(self, size: int, bulk: bool) -> None:
-        """One thread for a small batch, and for an ingest's batch while questions come; all of them otherwise."""
-        wanted = 1 if bulk or size <= SMALL else self._threads
+    def _threads_for(self, one: bool) -> None:
+        wanted = 1 if one else self._threads
         if self._set_threads is not None and wanted != self._using:
             self._set_threads(wanted)
             self._using = wanted
@@ -99,7 +98,9 @@ class EncoderQueue:
         while True:
             requests, bulk = self._take()
             texts = [t for r in requests for t in r[0]]
-            self._threads_for(len(texts), bulk=bulk and time.monotonic() - self._asked_at < RECENT)
+            # One thread for a question's small batch, and for an ingest's while questions come; all otherwise.
+            questions_coming = time.monotonic() - self._asked_at < RECENT
+            self._threads_for(one=questions_coming if bulk else len(texts) <= SMALL)
             try:
                 vectors = np.asarray(self._encode(texts, requests[0][1]), dtype=np.float32)
             except BaseException as exc:  # the callers get the error; the worker goes on

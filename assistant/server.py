@@ -139,13 +139,19 @@ class Service:
             raise
         self.ready.set()
 
+    def wait_ready(self) -> None:
+        """Until the warm-up is done; raises RuntimeError if it failed (a question would fail the same way)."""
+        while not self.ready.wait(timeout=0.5):
+            if self.failed:
+                raise RuntimeError(f"the server cannot answer: {self.failed}")
+
     def ask(self, question: str, **options) -> Answer:
-        self.ready.wait()
+        self.wait_ready()
         with self.gate:
             return self.assistant.ask(question, **options)
 
     def ask_stream(self, question: str, **options) -> Iterator:
-        self.ready.wait()
+        self.wait_ready()
         # Released by whichever thread resumes the generator last: a Semaphore allows that, a Lock would too.
         self.gate.acquire()
         try:

@@ -90,10 +90,10 @@ def test_an_error_reaches_its_caller_and_the_queue_goes_on():
 def test_an_ingest_batch_uses_one_thread_while_questions_come():
     encode = Recorder(seconds=0.01)
     threads = []
-    queue = EncoderQueue(encode, bulk=10, set_threads=threads.append, threads=2)
-    queue.encode([f"c{i}" for i in range(10)], urgent=False)  # no question lately: all threads
+    queue = EncoderQueue(encode, bulk=4, set_threads=threads.append, threads=2)
+    queue.encode([f"c{i}" for i in range(10)], urgent=False)  # no question lately: all threads, small batches too
     assert threads == []
     queue.encode(["question?"])  # small: one thread
-    queue.encode([f"d{i}" for i in range(10)], urgent=False)  # a question a moment ago: one thread
+    queue.encode([f"d{i}" for i in range(4)], urgent=False)  # a question a moment ago: one thread
     queue.encode([f"sentence {i}" for i in range(20)])  # a question's sentences: all threads
     assert threads == [1, 2]

@@ -301,3 +301,15 @@ def test_kill_9_during_an_api_upload_then_restart(assistant, tmp_path_factory, t
         server.wait(timeout=30)
     assert "was cut short" in log.read_text()
     assert_consistent(state(store))
+
+
+def test_a_failed_warm_up_is_told_not_waited_on(api_store, model_parts):
+    service, client = make_client(api_store, model_parts, warm=False)
+    service.failed = "StoreMismatch: the store was built differently"
+    with client:
+        health = client.get("/api/health")
+        asked = client.post("/api/ask", json={"question": FREIGHT})
+    assert health.status_code == 503 and "StoreMismatch" in health.json()["error"]
+    assert asked.status_code == 503 and "StoreMismatch" in asked.json()["error"]
+    with pytest.raises(RuntimeError, match="cannot answer"):
+        service.ask(FREIGHT)  # what the chat calls: an error, not a wait for ever
