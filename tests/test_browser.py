@@ -81,6 +81,13 @@ def served_store(assistant, tmp_path_factory) -> Path:
     return store_copy(assistant, tmp_path_factory, "served")
 
 
+@pytest.fixture
+def own_store(assistant, tmp_path_factory) -> Path:
+    """A store of its own, for a test that starts its own server: the module's server holds served_store,
+    and a second server on one store is refused."""
+    return store_copy(assistant, tmp_path_factory, "own")
+
+
 @pytest.fixture(scope="module")
 def server(served_store):
     with serving(served_store) as url:
@@ -270,17 +277,17 @@ def test_an_unsupported_upload_is_refused_by_name(page, tmp_path):
     assert "payload.exe" not in page.locator("#library").inner_text()
 
 
-def test_a_password_keeps_the_chat_and_the_api_closed(served_store):
+def test_a_password_keeps_the_chat_and_the_api_closed(own_store):
     from gradio_client import Client
 
-    with serving(served_store, "--auth", "editor:s3cret") as url:
+    with serving(own_store, "--auth", "editor:s3cret") as url:
         with pytest.raises(Exception):  # noqa: B017  (gradio_client raises its own error kinds)
             Client(url, verbose=False).predict(FREIGHT, api_name="/ask")
         data = json.loads(Client(url, auth=("editor", "s3cret"), verbose=False).predict(FREIGHT, api_name="/ask"))
         assert "73" in data["citations"][0]["quote"]
 
 
-def test_an_llm_answer_streams_then_shows_its_verified_sentences(served_store, browser):
+def test_an_llm_answer_streams_then_shows_its_verified_sentences(own_store, browser):
     """A served chat with the openai answerer, on the scripted server: the text streams in, then the
     sentence no passage supports is struck through and its marker shown as a bad citation."""
     from .fake_openai import FakeOpenAI
@@ -293,7 +300,7 @@ def test_an_llm_answer_streams_then_shows_its_verified_sentences(served_store, b
 
     with FakeOpenAI(reply) as llm:
         llm.stream_delay = 0.15
-        with serving(served_store, "--answerer", "openai", "--llm-model", "fake-model",
+        with serving(own_store, "--answerer", "openai", "--llm-model", "fake-model",
                      "--llm-base-url", llm.base_url) as url:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url)
@@ -308,7 +315,7 @@ def test_an_llm_answer_streams_then_shows_its_verified_sentences(served_store, b
             page.close()
 
 
-def test_two_users_from_an_auth_file_each_see_only_their_own_conversation(served_store, browser, tmp_path):
+def test_two_users_from_an_auth_file_each_see_only_their_own_conversation(own_store, browser, tmp_path):
     """An --auth-file with two users, one password hashed: each logs in to the chat in their own browser,
     asks, and sees only their own question and answer; a wrong password is refused."""
     from assistant.server import hash_password
@@ -317,7 +324,7 @@ def test_two_users_from_an_auth_file_each_see_only_their_own_conversation(served
     users.write_text(f"# the newsroom\neditor:{hash_password('s3cret')}\ndesk:night shift\n")
     questions = {"editor": FREIGHT, "desk": "Where did Kim Jong-un and Vladimir Putin meet?"}
     passwords = {"editor": "s3cret", "desk": "night shift"}
-    with serving(served_store, "--auth-file", str(users)) as url:
+    with serving(own_store, "--auth-file", str(users)) as url:
         pages = {}
         for user in questions:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()

@@ -188,7 +188,7 @@ def test_twenty_browser_chats_at_once_keep_their_own_history(load_server, load_s
             assert sentence in answers[1][1], (case["question"], follow_up, sentence, answers[1][1])
 
 
-def test_a_streamed_answer_while_other_tabs_open_leaves_the_server_usable(load_store):
+def test_a_streamed_answer_while_other_tabs_open_leaves_the_server_usable(assistant, tmp_path_factory):
     """Other tabs opening the chat while an answer streams (each page load runs an event in one of Gradio's
     worker threads) must not leave the store's lock held: the next question is answered."""
     chromium = shutil.which("chromium")
@@ -200,9 +200,11 @@ def test_a_streamed_answer_while_other_tabs_open_leaves_the_server_usable(load_s
     from .fake_openai import FakeOpenAI
     from .test_browser import FREIGHT
 
+    # A store of its own: the module's server holds load_store, and a second server on one store is refused.
+    store = store_copy(assistant, tmp_path_factory, "stream")
     with FakeOpenAI(lambda messages: "Satellite images showed 73 freight cars at Tumangang station [1]. " * 6) as llm:
         llm.stream_delay = 0.05
-        with serving(load_store, "--answerer", "openai", "--llm-model", "fake-model",
+        with serving(store, "--answerer", "openai", "--llm-model", "fake-model",
                      "--llm-base-url", llm.base_url) as url, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
             try:
@@ -226,7 +228,7 @@ def test_a_streamed_answer_while_other_tabs_open_leaves_the_server_usable(load_s
                 Client(url, verbose=False, analytics_enabled=False).predict(FREIGHT, api_name="/ask"))), daemon=True)
             asking.start()
             asking.join(timeout=60)
-            log = "".join(path.read_text()[-2000:] for path in load_store.parent.glob("serve-*.log"))
+            log = "".join(path.read_text()[-2000:] for path in store.parent.glob("serve-*.log"))
     print(f"\nLOAD: {loads} page loads while one answer streamed")
     assert not any(errors), errors
     assert answer, f"/ask got no answer in 60 s after the streamed chat answer; the server's log ends:\n{log}"
