@@ -313,3 +313,15 @@ def test_a_failed_warm_up_is_told_not_waited_on(api_store, model_parts):
     assert asked.status_code == 503 and "StoreMismatch" in asked.json()["error"]
     with pytest.raises(RuntimeError, match="cannot answer"):
         service.ask(FREIGHT)  # what the chat calls: an error, not a wait for ever
+
+
+def test_hash_password_prints_a_line_the_auth_file_takes():
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from assistant.server import Users
+
+    result = CliRunner().invoke(app, ["hash-password", "editor"], input="s3cret words\n")
+    assert result.exit_code == 0 and result.output.startswith("editor:pbkdf2_sha256$")
+    users = Users.parse([result.output.strip()], "test")
+    assert users("editor", "s3cret words") and not users("editor", "s3cret") and not users("desk", "s3cret words")
