@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import threading
@@ -159,12 +160,8 @@ class Assistant:
         see each report entirely before or entirely after (store.py). `on_progress(files done, files,
         report so far)` is called as it goes."""
 
-        from .lock import writer
-
         started = time.perf_counter()
-        with self._writing, writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
-            if interrupted:
-                self._repair()
+        with self._write():
             report = self._ingest(paths, progress, on_progress)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
@@ -191,6 +188,17 @@ class Assistant:
         if on_progress:
             on_progress(len(files), len(files), report)
         return report
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """Be the store's only writer (in this process, and across processes by the writer lock), first
+        repairing what a write cut short left behind."""
+        from .lock import writer
+
+        with self._writing, writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
+            if interrupted:
+                self._repair()
+            yield
 
     def _repair(self) -> None:
         fixed = self.store.repair()
@@ -315,22 +323,17 @@ class Assistant:
 
     def remove(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents and all their chunks; returns the ids that were there."""
-        from .lock import writer
-
-        with self._writing, writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
-            if interrupted:
-                self._repair()
+        with self._write():
             return self.store.remove(doc_ids)
 
     def warm(self) -> None:
         """Load the model and open the store, finish a write that was cut short, and answer one question, so
         that the first real question costs what any other does (`serve` calls it before it says ready)."""
-        from .lock import DIRTY_FILE, writer
+        from .lock import DIRTY_FILE
 
         if (Path(self.settings.store) / DIRTY_FILE).exists():
-            with self._writing, writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
-                if interrupted:
-                    self._repair()
+            with self._write():
+                pass
         docs = self.documents()
         self.ask(f"What do the reports say about {docs[0].title}?" if docs else "What happened?",
                  answerer="extractive")

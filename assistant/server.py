@@ -40,6 +40,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .core import Assistant
 from .models import Answer, Filters
+from .settings import Answerer
 
 HASH_SCHEME = "pbkdf2_sha256"
 HASH_ITERATIONS = 200_000
@@ -200,7 +201,7 @@ class AskRequest(BaseModel):
     history: list[Turn] = Field(default_factory=list, description="The conversation so far, oldest first.")
     filters: Filters | None = Field(default=None, description="Only these outlets, dates or documents.")
     top_k: int | None = Field(default=None, ge=1, le=100, description="Passages to retrieve.")
-    answerer: Literal["extractive", "openai", "ollama", "llamacpp", "auto"] | None = None
+    answerer: Answerer | None = None
     strict: bool | None = Field(default=None, description="Remove sentences no passage supports.")
 
 
@@ -211,7 +212,7 @@ def create_server(service: Service, users: Users | None = None):
 
     from .generate import LLMError
     from .lock import StoreBusy
-    from .ui import CSS, UPLOAD_TYPES, create_app
+    from .ui import CSS, create_app, unsupported
 
     assistant = service.assistant
     max_bytes = int(assistant.settings.max_file_mb * 1e6)
@@ -312,9 +313,8 @@ def create_server(service: Service, users: Users | None = None):
             name = Path(f.filename or "").name
             if not name:
                 raise HTTPException(400, "an uploaded file has no name")
-            if Path(name).suffix.lower() not in UPLOAD_TYPES:
-                raise HTTPException(400, f"{name}: unsupported type {Path(name).suffix or '(none)'}: one of "
-                                         f"{' '.join(UPLOAD_TYPES)}")
+            if refused := unsupported(name):
+                raise HTTPException(400, refused)
             if (f.size or 0) > max_bytes:
                 raise HTTPException(413, f"{name}: {f.size / 1e6:.1f} MB is more than max_file_mb "
                                          f"({assistant.settings.max_file_mb:g} MB)")

@@ -24,6 +24,9 @@ def default_config_file() -> Path:
     return config_home / "report-assistant" / "config.toml"
 
 
+Answerer = Literal["extractive", "openai", "ollama", "llamacpp", "auto"]
+
+
 class Settings(BaseSettings):
     """Every tunable of the assistant. Each field can be set in the config file, as ASSISTANT_<NAME>,
     or as an argument (the CLI's flags)."""
@@ -86,7 +89,7 @@ class Settings(BaseSettings):
     ingest_wait_seconds: float = Field(
         default=600.0, ge=0, description="How long an ingest or removal waits for another one writing to the same "
                                          "store before it gives up with a message.")
-    answerer: Literal["extractive", "openai", "ollama", "llamacpp", "auto"] = Field(
+    answerer: Answerer = Field(
         default="extractive",
         description="Who writes the answer: report sentences (extractive, no LLM), or an LLM: any OpenAI-compatible "
                     "server (openai), Ollama (ollama) or a local GGUF file (llamacpp, an optional extra); auto: "

@@ -217,6 +217,14 @@ def export_json(turns: list[dict], assistant: Assistant) -> str:
                        "documents": hashes, "turns": answers}, ensure_ascii=False, indent=2)
 
 
+def unsupported(name: str) -> str | None:
+    """Why a file of this name is refused for upload (its type), or None (the chat and the API use it)."""
+    kind = Path(name).suffix
+    if kind.lower() in UPLOAD_TYPES:
+        return None
+    return f"{name}: unsupported type {kind or '(none)'}: one of {' '.join(UPLOAD_TYPES)}"
+
+
 def stage_uploads(files: list[Path], folder: Path) -> tuple[list[Path], list[list]]:
     """Uploaded files copied into the store's uploads folder, so that the same file uploaded again updates
     its report; and a result row for each file refused (its type is checked here too, not only in the
@@ -224,10 +232,8 @@ def stage_uploads(files: list[Path], folder: Path) -> tuple[list[Path], list[lis
     paths, rows = [], []
     folder.mkdir(parents=True, exist_ok=True)
     for source in files:
-        if source.suffix.lower() not in UPLOAD_TYPES:
-            kind = source.suffix or "(none)"
-            rows.append([source.name, "failed", "", 0,
-                         f"{source.name}: unsupported type {kind}: one of {' '.join(UPLOAD_TYPES)}"])
+        if refused := unsupported(source.name):
+            rows.append([source.name, "failed", "", 0, refused])
             continue
         target = folder / source.name
         shutil.copyfile(source, target)
