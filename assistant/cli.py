@@ -26,6 +26,11 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settin
 ChromaOpt = Annotated[Optional[str], typer.Option(
     "--chroma-url", help="Keep the vectors in this Chroma server, http[s]://HOST[:PORT] [env ASSISTANT_CHROMA_URL].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve.")]
+SourcesOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet (repeatable).")]
+SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only reports dated on/after YYYY[-MM[-DD]].")]
+UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Only reports dated up to YYYY[-MM[-DD]].")]
+DocsOpt = Annotated[Optional[list[str]], typer.Option("--doc", help="Only this document (repeatable).")]
 RetrievalOpt = Annotated[Optional[str], typer.Option(
     "--retrieval", help="hybrid (default) | dense | bm25 [setting retrieval_mode].")]
 
@@ -143,11 +148,11 @@ def ask(
     store: StoreOpt = None,
     config: ConfigOpt = None,
     chroma_url: ChromaOpt = None,
-    top_k: Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve.")] = None,
-    sources: Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet (repeatable).")] = None,
-    since: Annotated[Optional[str], typer.Option("--since", help="Only reports dated on/after YYYY[-MM[-DD]].")] = None,
-    until: Annotated[Optional[str], typer.Option("--until", help="Only reports dated up to YYYY[-MM[-DD]].")] = None,
-    doc_ids: Annotated[Optional[list[str]], typer.Option("--doc", help="Only this document (repeatable).")] = None,
+    top_k: TopKOpt = None,
+    sources: SourcesOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    doc_ids: DocsOpt = None,
     retrieval: RetrievalOpt = None,
     answerer: AnswererOpt = None,
     llm_model: LlmModelOpt = None,
@@ -158,15 +163,9 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the reports, with its sources. Exit 4 when the LLM fails."""
-    from pydantic import ValidationError
-
     from .generate import LLMError
-    from .models import Filters
 
-    try:
-        filters = Filters(sources=sources or [], since=since, until=until, doc_ids=doc_ids or [])
-    except ValidationError as exc:
-        _fail("; ".join(f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()), code=2)
+    filters = _filters(sources, since, until, doc_ids)
     assistant = _assistant(store, config, retrieval_mode=retrieval, chroma_url=chroma_url,
                            **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict, llm_mode))
     try:
@@ -179,6 +178,109 @@ def ask(
         _print_json(answer.model_dump(mode="json"))
     else:
         typer.echo(format_answer(answer))
+
+
+def _filters(sources: list[str] | None, since: str | None, until: str | None, doc_ids: list[str] | None):
+    """The --source/--since/--until/--doc options as Filters; exit 2 naming the option that is wrong."""
+    from pydantic import ValidationError
+
+    from .models import Filters
+
+    try:
+        return Filters(sources=sources or [], since=since, until=until, doc_ids=doc_ids or [])
+    except ValidationError as exc:
+        _fail("; ".join(f"--{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()), code=2)
+
+
+@app.command()
+def timeline(
+    topic: Annotated[str, typer.Argument(help="What the timeline is about, in quotes.")],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    chroma_url: ChromaOpt = None,
+    top_k: TopKOpt = None,
+    sources: SourcesOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    doc_ids: DocsOpt = None,
+    as_json: JsonOpt = False,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, markdown or csv (what to paste into a draft).")]
+    = "text",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write it to this file instead.")] = None,
+) -> None:
+    """The dated events the reports state about a topic, in the order they happened, each cited."""
+    from .timeline import to_csv, to_markdown
+
+    fmt = "json" if as_json else fmt
+    if fmt not in ("text", "json", "markdown", "csv"):
+        _fail(f"--format: {fmt!r} is not one of text, json, markdown, csv", code=2)
+    result = _overview("timeline", topic, store, config, chroma_url, top_k, _filters(sources, since, until, doc_ids))
+    text = {"json": lambda: json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2),
+            "markdown": lambda: to_markdown(result.topic, result.events), "csv": lambda: to_csv(result.events),
+            "text": lambda: format_timeline(result)}[fmt]()
+    if out:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"{len(result.events)} events written to {out}", err=True)
+    else:
+        typer.echo(text.rstrip("\n"))
+
+
+def _overview(method: str, text: str, store: Path | None, config: Path | None, chroma_url: str | None,
+              top_k: int | None, filters):
+    """Assistant.timeline or Assistant.compare; exit 2 on an empty topic or question."""
+    assistant = _assistant(store, config, chroma_url=chroma_url)
+    try:
+        return getattr(assistant, method)(text, filters=filters, top_k=top_k)
+    except ValueError as exc:
+        _fail(str(exc), code=2)
+
+
+def format_timeline(result) -> str:
+    if not result.events:
+        return f"The reports state no dated events about {result.topic!r}."
+    lines = []
+    for i, e in enumerate(result.events, start=1):
+        marks = "".join(f"[{c.marker}]" for c in e.citations)
+        how = "" if e.date_source == "stated" else f"  ({e.date_note})"
+        lines.append(f"{i:>2}. {e.date:<10}  {e.text} {marks}{how}")
+        outlets = "; ".join(", ".join(x for x in (c.source or c.title, c.date) if x) for c in e.citations)
+        lines.append(f"    {outlets}")
+        for c in e.conflicts:
+            lines.append(f"    ! another report dates this {c.date} (event {c.event + 1})")
+    return "\n".join(lines)
+
+
+@app.command()
+def compare(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    chroma_url: ChromaOpt = None,
+    top_k: TopKOpt = None,
+    sources: SourcesOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    doc_ids: DocsOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who said what: for each outlet, its sentence that best answers the question, or not covered."""
+    result = _overview("compare", question, store, config, chroma_url, top_k, _filters(sources, since, until, doc_ids))
+    if as_json:
+        _print_json(result.model_dump(mode="json"))
+        return
+    lines = []
+    for o in result.outlets:
+        if not o.covered:
+            lines.append(f"{o.outlet}: not covered")
+            continue
+        c = o.citation
+        flag = f"  <- differs ({o.value})" if o.differs else (f"  ({o.value})" if o.value else "")
+        lines += [f"{o.outlet} ({c.date or 'undated'}): {o.text} [{c.marker}]{flag}",
+                  f"    {c.title}, {c.url or c.path}  chars {c.start}-{c.end}"]
+    if len(result.values) > 1:
+        lines += ["", "Outlets differ: " + "; ".join(
+            f"{v.value} {''.join(f'[{m}]' for m in v.markers)}" for v in result.values)]
+    typer.echo("\n".join(lines))
 
 
 def format_answer(answer: Answer) -> str:

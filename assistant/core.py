@@ -19,13 +19,16 @@ from .models import (
     Answer,
     AnswerSentence,
     Citation,
+    Comparison,
     DocumentInfo,
     DocumentText,
     Filters,
     IngestedDocument,
     IngestReport,
     Passage,
+    Timeline,
     Timings,
+    Update,
 )
 from .settings import Settings, load_settings, offline_environment
 
@@ -447,13 +450,96 @@ class Assistant:
                     note = "the model's answer had no support: the answer is the reports' own sentences"
                     sentences = [s.model_copy(update={"flags": [*s.flags, note]}) for s in sentences] + own
                     disagreements = extracted.disagreements
+        updates: list[Update] = []
+        if citations:
+            text, citations, updates = self._newer(question, text, citations, filters)
         done = time.perf_counter()
         yield Answer(question=question, answer=text, abstained=not citations, citations=citations,
                      retrieved=passages, answerer=name, query=query, sentences=sentences,
-                     confidence=round(confidence, 4), disagreements=disagreements,
+                     confidence=round(confidence, 4), disagreements=disagreements, updates=updates,
                      low_confidence=bool(citations) and confidence < self.answerer.confident_answer,
                      timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
                                         answer=round((done - retrieved_at) * 1000, 1), total=_ms(started)))
+
+    def _newer(self, question: str, text: str, citations: list[Citation], filters: Filters | None
+               ) -> tuple[str, list[Citation], list[Update]]:
+        """Notes for cited values that a later report in scope gives differently (outlets.py)."""
+        from .outlets import later_scope, update_sentence, updates
+
+        scope = later_scope(question, citations, filters)
+        if scope is None:
+            return text, citations, []
+        ranked, passages, _, infos = self._ranked(question, scope, self.settings.top_k)
+        found, added = updates(question, citations, ranked, infos, self._citer(infos, passages))
+        if found:
+            text += " " + " ".join(update_sentence(u) for u in found)
+        return text, citations + added, found
+
+    # --- timeline and outlets ----------------------------------------------------------------------
+
+    def timeline(self, topic: str, filters: Filters | None = None, top_k: int | None = None) -> Timeline:
+        """The dated events the reports state about `topic`, in the order they happened, each with every
+        report that states it (timeline.py)."""
+        from .timeline import build
+
+        if not topic or not topic.strip():
+            raise ValueError("the topic is empty")
+        started = time.perf_counter()
+        ranked, passages, texts, infos = self._ranked(topic, filters, top_k or self.settings.overview_k, dated=True)
+        retrieved_at = time.perf_counter()
+        events = build(ranked, texts, infos, self.embed, self._citer(infos, passages))
+        return Timeline(topic=topic, events=events, filters=filters or Filters(),
+                        timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
+                                           answer=_ms(retrieved_at), total=_ms(started)))
+
+    def compare(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Comparison:
+        """For each outlet in scope, its sentence that best answers `question` or "not covered"; outlets
+        giving different values are marked (outlets.py)."""
+        from .outlets import by_outlet
+
+        if not question or not question.strip():
+            raise ValueError("the question is empty")
+        started = time.perf_counter()
+        ranked, passages, texts, infos = self._ranked(question, filters, top_k or self.settings.overview_k)
+        retrieved_at = time.perf_counter()
+        with self.store.snapshot():
+            allowed = self.store.doc_ids_matching(filters) if filters and not filters.empty else None
+            docs = [d for d in self.store.documents() if allowed is None or d.doc_id in allowed]
+        outlets = sorted({d.source for d in docs if d.source})
+        answered = bool(ranked) and self.answerer.confidence(ranked) >= self.answerer.min_confidence
+        views, values = by_outlet(question, ranked, outlets, texts, infos, self._citer(infos, passages), answered)
+        return Comparison(question=question, outlets=views, values=values, filters=filters or Filters(),
+                          timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
+                                             answer=_ms(retrieved_at), total=_ms(started)))
+
+    def _ranked(self, text: str, filters: Filters | None, top_k: int, dated: bool = False
+                ) -> tuple[list, list[Passage], dict[str, str], dict[str, DocumentInfo]]:
+        """The passages `text` retrieves, in one snapshot of the library, and their sentences ranked
+        against it; with the texts and particulars of their reports and of their wire copies'. `dated`:
+        the sentences of those reports that may hold a date are ranked too (a timeline's events are often
+        in a report's other paragraphs: "It crossed into Russia on 12 September")."""
+        self.retriever, self.answerer  # noqa: B018  (loaded before the clock starts)
+        vector = self.embed_query(text)
+        with self.store.snapshot():
+            if self.store.empty():
+                return [], [], {}, {}
+            passages = self.retriever.retrieve(text, vector.tolist(), top_k, filters)
+            texts = self.store.texts({p.doc_id for p in passages} | {c.doc_id for p in passages for c in p.copies})
+            infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
+        titles, dates = {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()}
+        scored = passages
+        if dated:
+            from .timeline import dated_sentences
+
+            scored = passages + dated_sentences(passages, texts)
+        return self.answerer.score(text, vector, scored, texts, titles, dates), passages, texts, infos
+
+    @staticmethod
+    def _citer(infos: dict[str, DocumentInfo], passages: list[Passage]):
+        def cite(marker: int, doc_id: str, start: int, end: int, quote: str, score: float) -> Citation:
+            return _citation(marker, infos[doc_id], start, end, quote, score, passages)
+
+        return cite
 
     @staticmethod
     def _extract(extracted, passages: list[Passage], infos: dict[str, DocumentInfo]

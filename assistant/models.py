@@ -151,6 +151,15 @@ class Disagreement(BaseModel):
     values: list[DisagreementValue]
 
 
+class Update(BaseModel):
+    """A cited report's value that a later report gives differently: "A later report (outlet, date) gives ..."."""
+
+    marker: int = Field(description="The citation ([n]) whose value a later report changes.")
+    value: str = Field(description="The value the cited report gives.")
+    later_value: str = Field(description="The value the later report gives.")
+    later: Citation = Field(description="The later report's sentence; its marker is in the answer's citations.")
+
+
 class Answer(BaseModel):
     question: str
     answer: str
@@ -169,3 +178,54 @@ class Answer(BaseModel):
         default=False, description="Answered, but with a confidence below `confident_answer`: check the sources.")
     disagreements: list[Disagreement] = Field(
         default=[], description="Cited reports that give different values for the same fact.")
+    updates: list[Update] = Field(
+        default=[], description="Cited figures that a later report in scope gives differently (newer reports).")
+
+
+class TimelineConflict(BaseModel):
+    date: str = Field(description="The other date another report gives for this event.")
+    event: int = Field(description="Index of that report's row in `events`.")
+    markers: list[int]
+
+
+class TimelineEvent(BaseModel):
+    """One event: a sentence of the reports and the date it happened."""
+
+    date: str = Field(description="ISO date at its precision: YYYY-MM-DD (day, week), YYYY-MM (month), YYYY (year).")
+    precision: Literal["day", "week", "month", "year"]
+    date_source: Literal["stated", "report date"] = Field(
+        description="stated: the sentence names the date; report date: a relative date (\"on Sunday\", \"last "
+                    "month\") counted from the report's date, or no date in the sentence (then the report's date).")
+    date_text: str = Field(description="The words that give the date, as the report has them (empty: none).")
+    date_note: str = Field(default="", description="How a date not stated was found, in words.")
+    text: str = Field(description="The sentence, verbatim (whitespace folded), of the first report below.")
+    outlets: list[str]
+    citations: list[Citation] = Field(description="Every report stating it, with exact offsets.")
+    conflicts: list[TimelineConflict] = Field(default=[], description="Other reports dating the same event otherwise.")
+
+
+class Timeline(BaseModel):
+    topic: str
+    events: list[TimelineEvent]
+    filters: Filters = Filters()
+    timings_ms: Timings
+
+
+class OutletView(BaseModel):
+    """What one outlet says in answer to the question."""
+
+    outlet: str
+    covered: bool = Field(description="False: none of its reports in scope answers the question.")
+    text: str | None = Field(default=None, description="Its sentence that best answers the question, verbatim.")
+    citation: Citation | None = None
+    value: str | None = Field(default=None, description="The figure, date or duration its sentence gives, if asked.")
+    differs: bool = Field(default=False, description="Its value differs from another outlet's.")
+
+
+class Comparison(BaseModel):
+    question: str
+    outlets: list[OutletView] = Field(description="Outlets that answer, oldest report first; then those that do not.")
+    values: list[DisagreementValue] = Field(
+        default=[], description="Each value given, with the markers of the outlets giving it (two or more: differ).")
+    filters: Filters = Filters()
+    timings_ms: Timings

@@ -33,13 +33,13 @@ from typing import Literal
 import anyio
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .core import Assistant
-from .models import Answer, Filters
+from .models import Answer, Comparison, Filters, Timeline
 from .settings import Answerer
 
 HASH_SCHEME = "pbkdf2_sha256"
@@ -147,9 +147,19 @@ class Service:
                 raise RuntimeError(f"the server cannot answer: {self.failed}")
 
     def ask(self, question: str, **options) -> Answer:
+        return self._gated(self.assistant.ask, question, **options)
+
+    def timeline(self, topic: str, **options) -> Timeline:
+        return self._gated(self.assistant.timeline, topic, **options)
+
+    def compare(self, question: str, **options) -> Comparison:
+        return self._gated(self.assistant.compare, question, **options)
+
+    def _gated(self, method, *args, **options):
+        """A call that reads the library and encodes: it waits for the warm-up, then for its turn at the gate."""
         self.wait_ready()
         with self.gate:
-            return self.assistant.ask(question, **options)
+            return method(*args, **options)
 
     def ask_stream(self, question: str, **options) -> Iterator:
         self.wait_ready()
@@ -205,6 +215,26 @@ class AskRequest(BaseModel):
     strict: bool | None = Field(default=None, description="Remove sentences no passage supports.")
 
 
+class TimelineRequest(BaseModel):
+    """The body of POST /api/timeline: the options of `assistant timeline`."""
+
+    model_config = ConfigDict(extra="forbid")
+    topic: str = Field(min_length=1, description="What the timeline is about.")
+    filters: Filters | None = Field(default=None, description="Only these outlets, dates or documents.")
+    top_k: int | None = Field(default=None, ge=1, le=100, description="Passages to retrieve.")
+    format: Literal["json", "markdown", "csv"] = Field(
+        default="json", description="json: as `assistant timeline --json`; markdown or csv: the export, as text.")
+
+
+class CompareRequest(BaseModel):
+    """The body of POST /api/compare: the options of `assistant compare`."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, description="The question.")
+    filters: Filters | None = Field(default=None, description="Only these outlets, dates or documents.")
+    top_k: int | None = Field(default=None, ge=1, le=100, description="Passages to retrieve.")
+
+
 def create_server(service: Service, users: Users | None = None):
     """The FastAPI app: /api/... routes, then the chat mounted at /."""
     import gradio as gr
@@ -247,23 +277,46 @@ def create_server(service: Service, users: Users | None = None):
 
     limiters: list[anyio.CapacityLimiter] = []  # made in the event loop, on the first question
 
-    @router.post("/ask", dependencies=[Depends(ready)])
-    async def ask(request: AskRequest) -> JSONResponse:
-        """Answer a question: exactly the JSON of `assistant ask --json`."""
-        # Questions waiting their turn wait here, holding no thread: the server's thread pool stays free
-        # for health, jobs and the chat however many questions queue.
+    async def run(call):
+        """Questions waiting their turn wait here, holding no thread: the server's thread pool stays free
+        for health, jobs and the chat however many questions queue."""
         if not limiters:
             limiters.append(anyio.CapacityLimiter(service.workers))
-        question = functools.partial(service.ask, request.question, top_k=request.top_k, filters=request.filters,
-                                     history=[t.model_dump() for t in request.history],
-                                     answerer=request.answerer, strict=request.strict)
         try:
-            answer = await anyio.to_thread.run_sync(question, limiter=limiters[0])
+            return await anyio.to_thread.run_sync(call, limiter=limiters[0])
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         except LLMError as exc:
             raise HTTPException(502, str(exc)) from None
+
+    @router.post("/ask", dependencies=[Depends(ready)])
+    async def ask(request: AskRequest) -> JSONResponse:
+        """Answer a question: exactly the JSON of `assistant ask --json`."""
+        answer = await run(functools.partial(service.ask, request.question, top_k=request.top_k,
+                                             filters=request.filters, history=[t.model_dump() for t in request.history],
+                                             answerer=request.answerer, strict=request.strict))
         return JSONResponse(answer.model_dump(mode="json"))
+
+    @router.post("/timeline", dependencies=[Depends(ready)], response_model=None)
+    async def timeline(request: TimelineRequest) -> JSONResponse | PlainTextResponse:
+        """The dated events the reports state about a topic, oldest first: `assistant timeline --json`, or
+        its Markdown or CSV export."""
+        from .timeline import to_csv, to_markdown
+
+        result = await run(functools.partial(service.timeline, request.topic, filters=request.filters,
+                                             top_k=request.top_k))
+        if request.format == "markdown":
+            return PlainTextResponse(to_markdown(result.topic, result.events), media_type="text/markdown")
+        if request.format == "csv":
+            return PlainTextResponse(to_csv(result.events), media_type="text/csv")
+        return JSONResponse(result.model_dump(mode="json"))
+
+    @router.post("/compare", dependencies=[Depends(ready)])
+    async def compare(request: CompareRequest) -> JSONResponse:
+        """Who said what: each outlet's sentence that best answers the question (`assistant compare --json`)."""
+        result = await run(functools.partial(service.compare, request.question, filters=request.filters,
+                                             top_k=request.top_k))
+        return JSONResponse(result.model_dump(mode="json"))
 
     @router.get("/documents")
     def documents() -> JSONResponse:

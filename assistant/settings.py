@@ -56,6 +56,8 @@ class Settings(BaseSettings):
                     "work), so that the first question over a passage does not wait for them "
                     "(evals/benchmarks/RESULTS.md).")
     top_k: int = Field(default=10, ge=1, le=100, description="Passages retrieved for an answer.")
+    overview_k: int = Field(default=20, ge=1, le=100,
+                            description="Passages retrieved for a timeline or a comparison by outlet.")
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
         default="hybrid", description="Dense (embeddings), BM25 (keywords) or both, fused (evals/retrieval.py).")
     dense_k: int = Field(default=40, ge=1, description="Chunks the dense retriever hands to fusion.")

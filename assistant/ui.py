@@ -62,11 +62,26 @@ button.cite.bad, .conv .warn { color: #c0392b; }
 .passage .context { white-space: pre-wrap; font-size: 14px; line-height: 1.5; }
 .passage mark { background: #ffe066; color: #000; padding: 0 1px; }
 .passage .status.bad { color: #c0392b; }
+.conv .update { display: block; font-size: 12px; margin: 2px 0 4px 12px; color: #8a5a00; }
+button.by-outlet { font-size: 12px; margin-top: 4px; border: 1px solid var(--color-accent); border-radius: 6px;
+                   background: none; color: var(--color-accent); cursor: pointer; padding: 1px 8px; }
+table.timeline, table.outlets { border-collapse: collapse; width: 100%; font-size: 14px; }
+table.timeline td, table.outlets td, table.timeline th, table.outlets th { border-bottom: 1px solid #ddd;
+  padding: 4px 6px; vertical-align: top; text-align: left; }
+table.timeline tr.event { cursor: pointer; }
+table.timeline tr.event:hover, table.outlets tr:hover { background: var(--color-accent-soft); }
+table.timeline .when { white-space: nowrap; font-weight: 600; }
+table.timeline .how, table.outlets .where { font-size: 12px; opacity: 0.8; }
+table.timeline tr.conflict, table.outlets tr.differs { background: rgba(224, 161, 0, 0.10); }
+.conflict-note, .differs-note { color: #b06f00; font-size: 12px; font-weight: 600; }
+table.outlets tr.missing { opacity: 0.6; font-style: italic; }
 """
 CLICK_JS = """
 element.addEventListener('click', (event) => {
-  const button = event.target.closest('button.cite');
-  if (button) trigger('click', {turn: Number(button.dataset.turn), marker: Number(button.dataset.marker)});
+  const outlets = event.target.closest('button.by-outlet');
+  if (outlets) { trigger('click', {turn: Number(outlets.dataset.turn), outlets: 1}); return; }
+  const button = event.target.closest('button.cite') || event.target.closest('tr[data-marker]');
+  if (button) trigger('click', {turn: Number(button.dataset.turn || 0), marker: Number(button.dataset.marker)});
 });
 """
 
@@ -108,13 +123,28 @@ def render_answer(answer: dict, turn: int) -> str:
     for s in answer["sentences"]:
         title = f' title="{_esc("; ".join(s["flags"]))}"' if s["flags"] else ""
         sentences.append(f'<span class="s {"ok" if s["supported"] else "bad"}"{title}>{_esc(s["text"])}</span>'
-                         f'{_cites(answer, turn, s["markers"])}')
+                         f'{_cites(answer, turn, s["markers"])}{render_updates(answer, turn, s["markers"])}')
     low = answer["low_confidence"]
     warning = f'<div class="low-warning" role="note">{_esc(LOW_CONFIDENCE)}</div>' if low else ""
     confidence = (f'<div class="confidence" title="Estimated probability that the answer is right">'
                   f'confidence {answer["confidence"]:.2f}</div>')
+    by_outlet = (f'<button class="by-outlet" data-turn="{turn}" title="What each outlet says in answer to this '
+                 f'question">By outlet</button>')
     return (f'<div class="a{" low" if low else ""}">{warning}{" ".join(sentences)}'
-            f'{render_disagreements(answer, turn)}{confidence}{render_sources(answer, turn)}</div>')
+            f'{render_disagreements(answer, turn)}{confidence}{render_sources(answer, turn)}{by_outlet}</div>')
+
+
+def render_updates(answer: dict, turn: int, markers: list[int]) -> str:
+    """The note under a sentence whose cited figure a later report gives differently."""
+    notes = []
+    for u in answer.get("updates", []):
+        if u["marker"] in markers:
+            later = u["later"]
+            where = ", ".join(_esc(x) for x in (later["source"] or later["title"], later["date"]) if x)
+            notes.append(f'<span class="update" role="note">↻ A later report ({where}) gives '
+                         f'{_esc(u["later_value"])} {_cite(turn, later["marker"])} '
+                         f'(this one: {_esc(u["value"])})</span>')
+    return "".join(notes)
 
 
 def render_disagreements(answer: dict, turn: int) -> str:
@@ -155,13 +185,55 @@ def render_sources(answer: dict, turn: int) -> str:
     return f'<ol class="sources" aria-label="Sources">{"".join(items)}</ol>'
 
 
-def render_passage(citation: dict, text: str, author: str | None = None) -> str:
-    """The cited passage in its surrounding text, the quote in a <mark>, with the report's particulars."""
+def render_timeline(timeline: dict | None) -> str:
+    """The timeline as a table: date, event, outlets with their [n]; a click on a row shows its passage."""
+    if timeline is None:
+        return '<div class="timeline-empty">Name a topic to see what happened when, every event cited.</div>'
+    if not timeline["events"]:
+        return f'<div class="timeline-empty">The reports state no dated events about “{_esc(timeline["topic"])}”.</div>'
+    rows = []
+    for i, e in enumerate(timeline["events"]):
+        how = f'<div class="how">{_esc(e["date_note"])}</div>' if e["date_source"] != "stated" else ""
+        conflict = "".join(f'<div class="conflict-note">⚠ another report dates this {_esc(c["date"])} '
+                           f'{"".join(_cite(0, m) for m in c["markers"])}</div>' for c in e["conflicts"])
+        outlets = "<br>".join(f'{_cite(0, c["marker"])} {_esc(c["source"] or c["title"])}'
+                              f'<span class="how"> {_esc(c["date"] or "")}</span>' for c in e["citations"])
+        flag = " conflict" if e["conflicts"] else ""
+        rows.append(f'<tr class="event{flag}" data-marker="{e["citations"][0]["marker"]}" data-turn="0" '
+                    f'data-event="{i}"><td class="when">{_esc(e["date"])}{how}</td>'
+                    f'<td>{_esc(e["text"])}{conflict}</td><td>{outlets}</td></tr>')
+    return ('<table class="timeline" aria-label="Timeline"><thead><tr><th>Date</th><th>Event</th><th>Reported by</th>'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def render_outlets(comparison: dict | None) -> str:
+    """Who said what: each outlet's sentence answering the question, the ones whose value differs marked."""
+    if comparison is None:
+        return ""
+    rows = []
+    for o in comparison["outlets"]:
+        if not o["covered"]:
+            rows.append(f'<tr class="missing"><td>{_esc(o["outlet"])}</td><td colspan="2">not covered</td></tr>')
+            continue
+        c = o["citation"]
+        differs = f'<div class="differs-note">⚠ differs: {_esc(o["value"])}</div>' if o["differs"] else ""
+        rows.append(f'<tr class="{"differs" if o["differs"] else "covered"}" data-marker="{c["marker"]}" data-turn="0">'
+                    f'<td>{_esc(o["outlet"])}<div class="where">{_esc(c["date"] or "undated")}</div></td>'
+                    f'<td>{_esc(o["text"])} {_cite(0, c["marker"])}{differs}</td></tr>')
+    return (f'<div class="by-outlet-view"><b>By outlet:</b> {_esc(comparison["question"])}'
+            f'<table class="outlets" aria-label="By outlet">{"".join(rows)}</table></div>')
+
+
+def render_passage(citation: dict, text: str, author: str | None = None, status: str | None = None) -> str:
+    """The cited passage in its surrounding text, the quote in a <mark>, with the report's particulars.
+    `status` replaces the verifier's line (for a timeline's event, or an outlet's sentence)."""
     start, end = citation["start"], citation["end"]
     before = text[max(0, start - CONTEXT_CHARS):start]
     after = text[end:end + CONTEXT_CHARS]
     meta = " · ".join(_esc(x) for x in (citation["source"], author or citation.get("author"), citation["date"]) if x)
-    if not citation["supported"]:
+    if status:
+        status = f'<div class="status">{_esc(status)}</div>'
+    elif not citation["supported"]:
         status = '<div class="status bad">⚠ This passage does not support the sentence that cites it.</div>'
     elif citation.get("repaired"):
         status = '<div class="status">The verifier moved this citation here: this passage supports the sentence.</div>'
@@ -284,7 +356,8 @@ def create_app(service: Service | Assistant):
         docs = assistant.documents()
         outlets = sorted({d.source for d in docs if d.source})
         titles = [(f"{d.title} ({d.source or 'no outlet'}, {d.date or 'undated'})", d.doc_id) for d in docs]
-        return gr.update(choices=outlets), gr.update(choices=titles), gr.update(choices=titles)
+        return (gr.update(choices=outlets), gr.update(choices=titles), gr.update(choices=titles),
+                gr.update(choices=outlets))
 
     def respond(question, turns, outlets, since, until, doc_ids, answerer, top_k, strict):
         if not question or not question.strip():
@@ -304,21 +377,70 @@ def create_app(service: Service | Assistant):
                 turn["streaming"] += item
             yield turns, render_conversation(turns), ""
 
-    def show_passage(turns, evt):
-        data = getattr(evt, "_data", None) or {}
-        try:
-            answer = turns[int(data["turn"])]["answer"]
-            citation = next(c for c in answer["citations"] if c["marker"] == int(data["marker"]))
-        except (KeyError, IndexError, StopIteration, TypeError, ValueError):
-            return gr.skip()
+    def passage_of(citation: dict, status: str | None = None) -> str:
         try:
             doc = assistant.document(citation["doc_id"])
         except KeyError:
             return f'<div class="passage">{_esc(citation["title"])} has been removed from the library.</div>'
-        return render_passage(citation, doc.text, doc.author)
+        return render_passage(citation, doc.text, doc.author, status)
+
+    def clicked(evt) -> dict:
+        return getattr(evt, "_data", None) or {}
+
+    def conversation_click(turns, outlets, since, until, doc_ids, evt):
+        """A [n]: its passage. "By outlet": what each outlet says in answer to that turn's question."""
+        data = clicked(evt)
+        try:
+            answer = turns[int(data["turn"])]["answer"]
+            if data.get("outlets"):
+                filters = Filters(sources=outlets or [], since=since or None, until=until or None,
+                                  doc_ids=doc_ids or [])
+                comparison = service.compare(answer["query"] or answer["question"], filters=filters)
+                result = comparison.model_dump(mode="json")
+                return gr.skip(), render_outlets(result), result
+            citation = next(c for c in answer["citations"] if c["marker"] == int(data["marker"]))
+        except (KeyError, IndexError, StopIteration, TypeError, ValueError):
+            return gr.skip(), gr.skip(), gr.skip()
+        return passage_of(citation), gr.skip(), gr.skip()
+
+    def outlet_click(comparison, evt):
+        marker = clicked(evt).get("marker")
+        citation = next((o["citation"] for o in (comparison or {}).get("outlets", [])
+                         if o["citation"] and o["citation"]["marker"] == marker), None)
+        return gr.skip() if citation is None else passage_of(citation, "What this outlet says.")
+
+    def build_timeline(topic, outlets, since, until):
+        if not topic or not topic.strip():
+            return gr.skip(), gr.skip()
+        try:
+            filters = Filters(sources=outlets or [], since=since or None, until=until or None)
+        except ValueError as exc:
+            raise gr.Error(str(exc).split("\n")[-1]) from None
+        result = service.timeline(topic, filters=filters).model_dump(mode="json")
+        return result, render_timeline(result)
+
+    def timeline_click(timeline, evt):
+        marker = clicked(evt).get("marker")
+        citation = next((c for e in (timeline or {}).get("events", []) for c in e["citations"]
+                         if c["marker"] == marker), None)
+        return gr.skip() if citation is None else passage_of(citation, "The event as this report states it.")
+
+    def export_timeline(timeline, kind):
+        from .models import Timeline
+        from .timeline import to_csv, to_markdown
+
+        if not timeline:
+            return gr.skip()
+        result = Timeline.model_validate(timeline)
+        folder = Path(tempfile.mkdtemp(prefix="report-assistant-timeline-"))
+        path = folder / f"timeline-{time.strftime('%Y%m%d-%H%M%S')}.{kind}"
+        path.write_text(to_markdown(result.topic, result.events) if kind == "md" else to_csv(result.events),
+                        encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
 
     # Gradio finds the event data by the parameter's type; with postponed annotations it sees only a string.
-    show_passage.__annotations__["evt"] = gr.EventData
+    for handler in (conversation_click, outlet_click, timeline_click):
+        handler.__annotations__["evt"] = gr.EventData
 
     def ingest(files, progress=gr.Progress(track_tqdm=True)):
         paths, rows = stage_uploads([Path(f if isinstance(f, str) else f.name) for f in files or []], uploads)
@@ -346,6 +468,8 @@ def create_app(service: Service | Assistant):
 
     with gr.Blocks(title="Report Assistant", analytics_enabled=False) as app:
         turns = gr.State([])
+        comparison = gr.State(None)
+        timeline = gr.State(None)
         gr.Markdown("## Report Assistant\nAnswers come from your reports only; every sentence cites its source.")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"), gr.Row(equal_height=False):
@@ -363,6 +487,7 @@ def create_app(service: Service | Assistant):
                         clear = gr.Button("New conversation", size="sm")
                     exported = gr.File(label="Export", visible=False, interactive=False, elem_id="export")
                 with gr.Column(scale=2, min_width=300):
+                    by_outlet = gr.HTML("", js_on_load=CLICK_JS, elem_id="by-outlet", padding=True)
                     passage = gr.HTML('<div class="passage">Click a [n] in an answer to read its source here.'
                                       "</div>", elem_id="passage", padding=True)
                     with gr.Accordion("Filters", open=False):
@@ -376,6 +501,27 @@ def create_app(service: Service | Assistant):
                         top_k = gr.Slider(1, 30, value=assistant.settings.top_k, step=1, label="Passages (top-k)")
                         strict = gr.Checkbox(value=assistant.settings.strict,
                                              label="Strict: remove sentences no passage supports")
+            with gr.Tab("Timeline", id="timeline"), gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=320):
+                    with gr.Row():
+                        topic = gr.Textbox(placeholder="e.g. Kim Jong Un's trip to Russia", label="Topic", scale=5,
+                                           elem_id="timeline-topic")
+                        build = gr.Button("Build timeline", variant="primary", scale=1, min_width=80,
+                                          elem_id="timeline-build")
+                    timeline_view = gr.HTML(render_timeline(None), js_on_load=CLICK_JS, elem_id="timeline",
+                                            padding=True, min_height=120)
+                    with gr.Row():
+                        timeline_md = gr.Button("Export Markdown", size="sm", elem_id="timeline-md")
+                        timeline_csv = gr.Button("Export CSV", size="sm", elem_id="timeline-csv")
+                    timeline_file = gr.File(label="Export", visible=False, interactive=False, elem_id="timeline-export")
+                with gr.Column(scale=2, min_width=300):
+                    timeline_passage = gr.HTML('<div class="passage">Click an event to read it in its report.</div>',
+                                               elem_id="timeline-passage", padding=True)
+                    with gr.Accordion("Filters", open=False):
+                        timeline_outlets = gr.Dropdown([], multiselect=True, label="Outlets")
+                        with gr.Row():
+                            timeline_since = gr.Textbox(label="Since", placeholder="YYYY[-MM[-DD]]", min_width=100)
+                            timeline_until = gr.Textbox(label="Until", placeholder="YYYY[-MM[-DD]]", min_width=100)
             with gr.Tab("Library", id="library"):
                 files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Drop reports here",
                                 elem_id="upload")
@@ -400,14 +546,26 @@ def create_app(service: Service | Assistant):
                    concurrency_limit=parallel, concurrency_id="questions")
         ask_button.click(respond, ask_inputs, [turns, conversation, box], api_visibility="private",
                          concurrency_limit=parallel, concurrency_id="questions")
-        conversation.click(show_passage, [turns], [passage], api_visibility="private")
+        conversation.click(conversation_click, [turns, outlets, since, until, doc_filter],
+                           [passage, by_outlet, comparison], api_visibility="private",
+                           concurrency_limit=parallel, concurrency_id="questions")
+        by_outlet.click(outlet_click, [comparison], [passage], api_visibility="private")
+        timeline_inputs = [topic, timeline_outlets, timeline_since, timeline_until]
+        for trigger in (topic.submit, build.click):
+            trigger(build_timeline, timeline_inputs, [timeline, timeline_view], api_visibility="private",
+                    concurrency_limit=parallel, concurrency_id="questions")
+        timeline_view.click(timeline_click, [timeline], [timeline_passage], api_visibility="private")
+        timeline_md.click(lambda t: export_timeline(t, "md"), [timeline], [timeline_file], api_visibility="private")
+        timeline_csv.click(lambda t: export_timeline(t, "csv"), [timeline], [timeline_file], api_visibility="private")
         clear.click(lambda: ([], render_conversation([])), None, [turns, conversation], api_visibility="private")
         export_md.click(lambda t: export(t, "md"), [turns], [exported], api_visibility="private")
         export_js.click(lambda t: export(t, "json"), [turns], [exported], api_visibility="private")
-        add.click(ingest, [files], [results, library, outlets, doc_filter, to_remove], api_visibility="private")
+        add.click(ingest, [files], [results, library, outlets, doc_filter, to_remove, timeline_outlets],
+                  api_visibility="private")
         search.change(library_rows, [search], [library], api_visibility="private")
-        remove_button.click(remove, [to_remove, search], [removed, library, outlets, doc_filter, to_remove],
+        remove_button.click(remove, [to_remove, search],
+                            [removed, library, outlets, doc_filter, to_remove, timeline_outlets],
                             api_visibility="private")
-        app.load(choices, None, [outlets, doc_filter, to_remove], api_visibility="private")
+        app.load(choices, None, [outlets, doc_filter, to_remove, timeline_outlets], api_visibility="private")
         gr.api(api_ask, api_name="ask", concurrency_limit=parallel, concurrency_id="questions")
     return app

@@ -116,7 +116,7 @@ def find_disagreements(kind: str | None, ranked: Sequence[Sentence], chosen: Seq
                              and s.features.get("terms_near", 0.0) >= enough and not getattr(s, "unmet", False))]
     by_key: dict[tuple, tuple[str, list[Sentence]]] = {}
     for s in candidates:
-        same = next((v for v in values(s.text, kind) if _same_thing(value, v)), None)
+        same = next((v for v in values(s.text, kind) if same_thing(value, v)), None)
         if same is not None:
             by_key.setdefault(same.key, (same.text, []))[1].append(s)
     docs = {key: {s.doc_id for s in sentences} for key, (_, sentences) in by_key.items()}
@@ -129,7 +129,7 @@ def find_disagreements(kind: str | None, ranked: Sequence[Sentence], chosen: Seq
     return [(Differ(about or "the figure", shown), [s for _, sentences in shown for s in sentences])]
 
 
-def _same_thing(a: Value, b: Value) -> bool:
+def same_thing(a: Value, b: Value) -> bool:
     if a.kind == "number":
         return bool(a.unit & b.unit)
     if a.kind == "duration":

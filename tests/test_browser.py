@@ -246,7 +246,7 @@ def test_the_api_endpoint_answers_like_the_cli(server):
 
     data = json.loads(Client(server, verbose=False).predict(FREIGHT, api_name="/ask"))
     assert set(data) == {"question", "answer", "abstained", "citations", "retrieved", "timings_ms", "answerer",
-                         "query", "sentences", "confidence", "low_confidence", "disagreements"}
+                         "query", "sentences", "confidence", "low_confidence", "disagreements", "updates"}
     assert "73" in data["citations"][0]["quote"]
 
 

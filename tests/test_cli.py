@@ -43,7 +43,7 @@ def test_ask_json_contract(store):
     data = json.loads(run("ask", "How many freight cars did satellite images show at Tumangang station?",
                           "--store", store, "--json").stdout)
     assert set(data) == {"question", "answer", "abstained", "citations", "retrieved", "timings_ms", "answerer",
-                         "query", "sentences", "confidence", "low_confidence", "disagreements"}
+                         "query", "sentences", "confidence", "low_confidence", "disagreements", "updates"}
     assert 0 <= data["confidence"] <= 1 and isinstance(data["low_confidence"], bool)
     for d in data["disagreements"]:
         assert d["about"] and all(v["value"] and v["markers"] for v in d["values"])
