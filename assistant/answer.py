@@ -384,7 +384,10 @@ def _punkt():
         nltk.data.path.insert(0, data)
     from nltk.tokenize import PunktTokenizer
 
-    return PunktTokenizer("english")
+    tokenizer = PunktTokenizer("english")
+    # Punkt's English tables lack the times of day: "shortly after 3 p.m. on Tuesday" is one sentence.
+    tokenizer._params.abbrev_types.update({"a.m", "p.m"})
+    return tokenizer
 
 
 @lru_cache(maxsize=1)

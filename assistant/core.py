@@ -470,7 +470,7 @@ class Assistant:
         if scope is None:
             return text, citations, []
         ranked, passages, _, infos = self._ranked(question, scope, self.settings.top_k)
-        found, added = updates(question, citations, ranked, infos, self._citer(infos, passages))
+        found, added = updates(question, citations, ranked, infos, self._citer(infos, passages), self.embed)
         if found:
             text += " " + " ".join(update_sentence(u) for u in found)
         return text, citations + added, found
@@ -487,7 +487,10 @@ class Assistant:
         started = time.perf_counter()
         ranked, passages, texts, infos = self._ranked(topic, filters, top_k or self.settings.overview_k, dated=True)
         retrieved_at = time.perf_counter()
-        events = build(ranked, texts, infos, self.embed, self._citer(infos, passages))
+        # Reports that do not cover the topic have no events of it: the answerer's test of whether the
+        # passages answer at all (its confidence: 0.6-0.8 for the corpus's stories, under 0.06 for others).
+        covered = bool(ranked) and self.answerer.confidence(ranked) >= self.answerer.min_confidence
+        events = build(ranked, texts, infos, self.embed, self._citer(infos, passages)) if covered else []
         return Timeline(topic=topic, events=events, filters=filters or Filters(),
                         timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
                                            answer=_ms(retrieved_at), total=_ms(started)))

@@ -347,6 +347,8 @@ def _load_jsonl(path: Path, data: bytes) -> LoadedFile:
         if not meta.get("source") and meta.get("url"):
             host = urlparse(str(meta["url"])).hostname or ""
             meta["source"] = host.removeprefix("www.") or None
+        if not meta.get("date") and meta.get("url"):
+            meta["date"] = url_date(str(meta["url"]))
         locator = f"{path.resolve()}#{meta.get('doc_id') or number}"
         result.documents.append(LoadedDocument(body, str(path), locator, _normalise(meta)))
     if not result.documents and result.errors:
@@ -388,6 +390,21 @@ def _normalise(meta: dict) -> dict[str, str | None]:
 def clean_doc_id(value: str) -> str | None:
     """A given doc_id as stored: runs of characters other than letters, digits and . _ : - become '-'."""
     return re.sub(r"[^A-Za-z0-9._:-]+", "-", " ".join(str(value).split())).strip("-") or None
+
+
+URL_DATE = re.compile(r"/((?:19|20)\d\d)/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])(?:/|$)")
+
+
+def url_date(url: str) -> str | None:
+    """The publication date news sites put in their article paths (/story/news/2023/01/05/...): a scraped
+    page's only date when the archive gives none. A pattern of URLs, not of prose, hence the regex."""
+    m = URL_DATE.search(urlparse(url).path)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat()
+    except ValueError:
+        return None
 
 
 def iso_date(value: object) -> str | None:

@@ -7,12 +7,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 
+import numpy as np
+
 from .answer import DISAGREEMENT_MARGIN, Sentence, question_type
 from .models import Citation, DisagreementValue, DocumentInfo, Filters, OutletView, Update
 from .values import Value, same_thing, values
 
 Cite = Callable[[int, str, int, int, str, float], Citation]
 VALUE_KINDS = ("number", "date", "duration")
+# How close in meaning a later report's sentence must be to the cited one to tell the same fact: the
+# corpus's "about 70 freight cars" and "73 freight cars" sentences are 0.6-0.8 apart.
+SAME_FACT_COSINE = 0.55
 NOT_COVERED = "not covered"
 
 
@@ -86,14 +91,18 @@ def later_scope(question: str, citations: Sequence[Citation], filters: Filters |
 
 
 def updates(question: str, citations: list[Citation], later: Sequence[Sentence], infos: dict[str, DocumentInfo],
-            cite: Cite) -> tuple[list[Update], list[Citation]]:
+            cite: Cite, embed: Callable[[list[str]], np.ndarray]) -> tuple[list[Update], list[Citation]]:
     """For each cited value, the newest report after it (among `later`, ranked for the same question) that
-    gives the same thing a different value. New citations for later reports not cited yet are returned too."""
+    gives the same thing a different value: the same kind of value, the same unit, in a sentence close in
+    meaning to the cited one (a derby's "two points behind" is not the market's "4,812.6 points"). New
+    citations for later reports not cited yet are returned too."""
     kind = question_type(question)
     if not later or kind not in VALUE_KINDS:
         return [], []
     floor = later[0].logit - DISAGREEMENT_MARGIN
     candidates = [s for s in later if s.logit >= floor and not s.unmet]
+    texts = list(dict.fromkeys([c.quote for c in citations] + [s.text for s in candidates]))
+    vectors = dict(zip(texts, embed(texts))) if candidates else {}
     out: list[Update] = []
     added: list[Citation] = []
     for c in citations:
@@ -104,7 +113,8 @@ def updates(question: str, citations: list[Citation], later: Sequence[Sentence],
         for s in candidates:
             reported = infos[s.doc_id].date
             other = next((v for v in values(s.text, kind) if same_thing(value, v)), None)
-            if reported and reported > c.date and other is not None and other.key != value.key:
+            if (reported and reported > c.date and other is not None and other.key != value.key
+                    and float(vectors[c.quote] @ vectors[s.text]) >= SAME_FACT_COSINE):
                 newer.append((reported, s.logit, s, other))
         if not newer:
             continue

@@ -24,12 +24,18 @@ import numpy as np
 from .answer import Sentence, _terms, sentence_spans, words
 from .models import Citation, DocumentInfo, Passage, TimelineConflict, TimelineEvent
 
-MARGIN = 4.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
+MARGIN = 3.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
+# A report is about the topic when its best sentence scores this close to the best of all: in the corpus,
+# every report on Kim's trip for "Kim Jong Un's trip to Russia", and the follow-up that dates the study
+# otherwise for "When was the Beyond Parallel study published?" (1.6 below the best); for "the heatwave in
+# Harbor City", the heatwave report, but also (less aptly) the same city's market and baseball reports.
+REPORT_MARGIN = 2.0
 UNDATED_MARGIN = 1.0  # a sentence with no date is listed (on its report's date) when it scores this close
 MAX_UNDATED = 3
 MIN_EVENT_WORDS = 4  # words besides the date a sentence needs to tell an event (not a date line)
 MAX_SENTENCES = 60  # sentences read for dates: the best of what retrieval found
 MAX_REPORTS = 10  # reports whose other sentences with a date are read too: the first ones retrieval found
+MAX_DATED_PER_REPORT = 20
 # Two reports' sentences are the same event at the same date when this close (cosine, or share of words),
 # and flagged as dating it differently when closer still (a study "published on 5 October" and "released
 # on 6 October" are 0.78 apart; leaving Pyongyang and crossing the border, 0.67).
@@ -50,6 +56,12 @@ DATE_WORDS = {w.lower() for w in MONTH_WORDS | WEEKDAYS} | ANCHORS | UNITS | {
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "a", "couple"}
 MONTHS_AND_DAYS = set(MONTHS) | WEEKDAYS
 EDGE_FILLER = {"of", "the", "a"}  # date words that may sit inside a date, never at its edge
+# News tells what happened: a weekday is the last one before the report, unless the sentence tells what
+# will happen ("expects ... through Thursday", "attention would turn on Thursday"): then the next one.
+# Only the words just before the weekday count: "would" elsewhere is often a condition ("a deal would
+# violate international law"), not the future.
+FUTURE = {"will", "would", "expects", "expected", "plans", "scheduled", "due", "next", "upcoming", "forecast"}
+FUTURE_REACH = 8
 
 
 @dataclass(frozen=True)
@@ -101,7 +113,10 @@ def dates_in(sentence: str, reported: date | None) -> list[When]:
         when = _resolve(sentence, at, at + len(text), reported)
         if when is not None and all(w.iso != when.iso for w in out):
             out.append(when)
-    return [w for w in out if not any(w is not o and o.within(w) for o in out)]
+    # "The previous August high was set in 1994": a month without its year beside a year is no date of its own.
+    years = any(w.precision == "year" and w.stated for w in out)
+    return [w for w in out if not any(w is not o and o.within(w) for o in out)
+            and not (years and w.precision == "month" and not any(_is_year(x) for x in w.words.split()))]
 
 
 def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When | None:
@@ -128,16 +143,18 @@ def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When
     if not (has_month or has_year or weekday or anchored):
         return None
     stated = has_month or has_year
-    if not stated and reported is None or not has_year and reported is None:
-        return None  # nothing to resolve it against
+    if reported is None and not has_year:
+        return None  # a weekday, "last month" or "13 September" with no report date to count from
     # Offsets of the trimmed words in the sentence.
     offset = start + sentence[start:end].find(tokens[first][0])
     text = sentence[offset:start + sentence[start:end].rfind(tokens[last][0]) + len(tokens[last][0])].rstrip(",.;:)")
     base = datetime.combine(reported, datetime.min.time()) if reported else datetime(2000, 1, 1)
-    if weekday and not has_month:
+    before = {w.lower().strip(",.;:()") for w in sentence[:start].split()[-FUTURE_REACH:]}
+    ahead = weekday and not has_month and bool(FUTURE & before)
+    if weekday and not has_month and not ahead:
         # A report dated Thursday that says "on Thursday" means that day, not the week before.
         base += timedelta(days=1)
-    parsed = _parse(text, base)
+    parsed = _parse(text, base, "future" if ahead else "past")
     if parsed is None:
         return None
     day, period = parsed
@@ -146,16 +163,16 @@ def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When
 
 
 @lru_cache(maxsize=512)
-def _parser(base: datetime):
+def _parser(base: datetime, prefer: str):
     from dateparser.date import DateDataParser
 
-    return DateDataParser(languages=["en"], settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": "past",
+    return DateDataParser(languages=["en"], settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": prefer,
                                                       "RETURN_AS_TIMEZONE_AWARE": False})
 
 
-def _parse(text: str, base: datetime) -> tuple[date, str] | None:
+def _parse(text: str, base: datetime, prefer: str = "past") -> tuple[date, str] | None:
     try:
-        data = _parser(base).get_date_data(text)
+        data = _parser(base, prefer).get_date_data(text)
     except (ValueError, OverflowError):
         return None
     if data.date_obj is None:
@@ -186,7 +203,8 @@ def _report_date(info: DocumentInfo) -> date | None:
 def dated_sentences(passages: Sequence[Passage], texts: dict[str, str]) -> list[Passage]:
     """Sentences outside the retrieved passages of the first reports retrieved that may hold a date (a date
     word among their words: a cheap test before dateparser reads them), each as a passage of its own,
-    ranked after the retrieved ones, so that the answerer's ranker scores them too."""
+    ranked after the retrieved ones, so that the answerer's ranker scores them too. At most
+    MAX_DATED_PER_REPORT a report, in its order: a long page has hundreds of sentences to embed."""
     first: dict[str, Passage] = {}
     for p in passages:
         if p.doc_id in texts and len(first) < MAX_REPORTS:
@@ -195,10 +213,14 @@ def dated_sentences(passages: Sequence[Passage], texts: dict[str, str]) -> list[
     out: list[Passage] = []
     for doc_id, p in first.items():
         text = texts[doc_id]
+        taken = 0
         for start, end in sentence_spans(text, 0, len(text)):
+            if taken >= MAX_DATED_PER_REPORT:
+                break
             if any(d == doc_id and a < end and start < b for d, a, b in covered):
                 continue
             if _may_hold_date(text[start:end]):
+                taken += 1
                 out.append(p.model_copy(update={"start": start, "end": end, "text": text[start:end],
                                                 "rank": len(passages) + len(out) + 1, "copies": []}))
     return out
@@ -232,12 +254,18 @@ Cite = Callable[[int, str, int, int, str, float], Citation]
 
 def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, DocumentInfo],
           embed: Callable[[list[str]], np.ndarray], cite: Cite) -> list[TimelineEvent]:
-    """The timeline's events from the topic's ranked sentences, oldest first, cited with markers 1.. in
-    order. `cite(marker, doc_id, start, end, quote, score)` makes a citation."""
+    """The timeline's events from the topic's ranked sentences (the caller has checked that the reports
+    cover the topic at all), oldest first, cited with markers 1.. in order. `cite(marker, doc_id, start,
+    end, quote, score)` makes a citation. Events come from the reports about the topic (whose best
+    sentence scores near the best of all), and among their sentences from those near the best."""
     if not ranked:
         return []
     best = ranked[0].logit
-    relevant = [s for s in ranked if s.logit >= best - MARGIN and not s.unmet][:MAX_SENTENCES]
+    report_best: dict[str, float] = {}
+    for s in ranked:
+        report_best.setdefault(s.doc_id, s.logit)
+    relevant = [s for s in ranked if s.logit >= best - MARGIN and not s.unmet
+                and report_best[s.doc_id] >= best - REPORT_MARGIN][:MAX_SENTENCES]
     events: list[_Event] = []
     undated = 0
     for s in relevant:
@@ -281,11 +309,14 @@ def copies_of(s: Sentence, texts: dict[str, str]) -> list[tuple[str, int, int]]:
 
 
 def _overlap(a: str, b: str) -> float:
-    ta, tb = _terms(a) - _DATE_TERMS, _terms(b) - _DATE_TERMS
+    """Share of the shorter sentence's words (dates aside) that the other has too."""
+    ta, tb = _terms(a) - _date_terms(), _terms(b) - _date_terms()
     return len(ta & tb) / min(len(ta), len(tb)) if ta and tb else 0.0
 
 
-_DATE_TERMS = _terms(" ".join(DATE_WORDS)) | {str(i) for i in range(1, 32)}
+@lru_cache(maxsize=1)
+def _date_terms() -> frozenset[str]:
+    return frozenset(_terms(" ".join(DATE_WORDS)) | {str(i) for i in range(1, 32)})
 
 
 def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray]) -> list[_Row]:
@@ -312,14 +343,18 @@ def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray]) -> li
     # as a sentence with two dates does not say which of its words go with which.
     for i, r in enumerate(rows):
         for other in rows[:i]:
-            a, b = r.events[0], other.events[0]
-            if (a.single and b.single and a.when.precision == b.when.precision == "day" and a.when.words
-                    and b.when.words and a.when.day != b.when.day
+            if (r.events[0].when.day != other.events[0].when.day
                     and not {x.sentence.doc_id for x in r.events} & {x.sentence.doc_id for x in other.events}
-                    and close(a, b) >= CONFLICT_COSINE):
+                    and any(_disagree(a, b, close) for a in r.events for b in other.events)):
                 r.conflicts.append(other)
                 other.conflicts.append(r)
     return rows
+
+
+def _disagree(a: _Event, b: _Event, close: Callable[[_Event, _Event], float]) -> bool:
+    """Two sentences that each state one day, differently, for what reads as the same event."""
+    return (a.single and b.single and a.when.precision == b.when.precision == "day" and bool(a.when.words)
+            and bool(b.when.words) and close(a, b) >= CONFLICT_COSINE)
 
 
 def _models(rows: list[_Row], infos: dict[str, DocumentInfo], cite: Cite) -> list[TimelineEvent]:

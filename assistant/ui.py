@@ -70,8 +70,9 @@ table.timeline td, table.outlets td, table.timeline th, table.outlets th { borde
   padding: 4px 6px; vertical-align: top; text-align: left; }
 table.timeline tr.event { cursor: pointer; }
 table.timeline tr.event:hover, table.outlets tr:hover { background: var(--color-accent-soft); }
-table.timeline .when { white-space: nowrap; font-weight: 600; }
-table.timeline .how, table.outlets .where { font-size: 12px; opacity: 0.8; }
+table.timeline { table-layout: fixed; }
+table.timeline .when { font-weight: 600; }
+table.timeline .how, table.outlets .where { font-size: 12px; font-weight: normal; opacity: 0.8; }
 table.timeline tr.conflict, table.outlets tr.differs { background: rgba(224, 161, 0, 0.10); }
 .conflict-note, .differs-note { color: #b06f00; font-size: 12px; font-weight: 600; }
 table.outlets tr.missing { opacity: 0.6; font-style: italic; }
@@ -202,7 +203,8 @@ def render_timeline(timeline: dict | None) -> str:
         rows.append(f'<tr class="event{flag}" data-marker="{e["citations"][0]["marker"]}" data-turn="0" '
                     f'data-event="{i}"><td class="when">{_esc(e["date"])}{how}</td>'
                     f'<td>{_esc(e["text"])}{conflict}</td><td>{outlets}</td></tr>')
-    return ('<table class="timeline" aria-label="Timeline"><thead><tr><th>Date</th><th>Event</th><th>Reported by</th>'
+    return ('<table class="timeline" aria-label="Timeline"><colgroup><col style="width:18%"><col style="width:57%">'
+            '<col style="width:25%"></colgroup><thead><tr><th>Date</th><th>Event</th><th>Reported by</th>'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 

@@ -29,7 +29,9 @@ COPIED_HEADING = re.compile(r"\bPassage \[(\d+)\](?:,\s*\d{4}-\d\d-\d\d)?:\s*")
 JOINED_CLAUSES = re.compile(r",\s+and\s+(?=(?:the|a|an|it|he|she|they|its|his|her|their)\b|[A-Z0-9])|;\s+|"
                             r",\s+(?:while|but|whereas)\s+")
 MARKDOWN = re.compile(r"\*\*|__|^\s*[-*]\s+", re.M)
-SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s|\n")
+# A sentence ends at . ! ? (and closing quotes) before a space, or at a line break; not after the "a.m."
+# and "p.m." of a time ("shortly after 3 p.m. on Tuesday"), as the sentence splitter knows too.
+SENTENCE_END = re.compile(r"(?<!\b[ap]\.m)[.!?][\"'”’)\]]*\s|\n")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
 NUMBER = re.compile(r"\d+(?:[.,:/–-]\d+)*")  # a score (3-1), a time or a date is one figure

@@ -80,6 +80,15 @@ def test_ask_latency_benchmark(assistant, tmp_path_factory):
     assert "- first reading: retrieval p50" in out and "- again: total p50" in out
 
 
+def test_timeline_benchmark(assistant, tmp_path_factory):
+    from .conftest import store_copy
+
+    out = _run("timeline.py", store_copy(assistant, tmp_path_factory, "timeline"), "--topics", 2)
+    for figure in ("- first reading: p50", "- again: p50", "- events per timeline:", "- compare by outlet"):
+        assert figure in out
+    assert "inexact: 0" in out
+
+
 def test_serve_load_benchmark(assistant, tmp_path_factory):
     """The three parts of the server benchmark (warm start, load, writes beside reads) on the corpus store,
     with two clients and two uploaded pages."""

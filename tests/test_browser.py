@@ -192,6 +192,57 @@ def test_a_low_confidence_answer_is_shown_as_such_with_its_sources(page, server)
     shot(page, "low-confidence")
 
 
+def test_timeline_tab_lists_events_in_order_and_a_row_opens_its_passage(page):
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator("#timeline-topic textarea").fill("Kim Jong Un's trip to Russia")
+    page.locator("#timeline-build").click()
+    rows = page.locator("#timeline tr.event")
+    rows.first.wait_for(timeout=60_000)
+    dates = [rows.nth(i).locator("td.when").inner_text().split("\n")[0] for i in range(rows.count())]
+    assert "2023-09-12" in dates and "2023-09-17" in dates and dates.index("2023-09-12") < dates.index("2023-09-17")
+    crossing = rows.filter(has_text="crossed into Russia").first
+    crossing.locator("td").nth(1).click()  # the row itself, not a [n]
+    mark = page.locator("#timeline-passage mark")
+    mark.wait_for(timeout=20_000)
+    assert "crossed into Russia" in mark.inner_text() and "12 September" in mark.inner_text()
+    assert "Eastern Rail Gazette" in page.locator("#timeline-passage").inner_text()
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "timeline")
+    page.locator("#timeline-csv").click()
+    link = page.locator("#timeline-export a[download]").first
+    link.wait_for(timeout=20_000)
+    with page.expect_download() as download:
+        link.click()
+    assert Path(download.value.path()).read_text().startswith("date,precision,date_source,event,outlets,links")
+
+
+def test_a_timeline_flags_reports_that_date_an_event_differently(page):
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator("#timeline-topic textarea").fill("When was the Beyond Parallel study published?")
+    page.locator("#timeline-topic textarea").press("Enter")
+    flagged = page.locator("#timeline tr.conflict")
+    flagged.first.wait_for(timeout=60_000)
+    assert flagged.count() >= 2 and "another report dates this" in flagged.first.inner_text()
+    flagged.first.locator(".conflict-note button.cite").first.click()
+    page.locator("#timeline-passage mark").wait_for(timeout=20_000)
+
+
+def test_by_outlet_view_marks_the_outlet_that_differs_and_opens_its_passage(page):
+    ask(page, FREIGHT)
+    page.locator("#conversation .a").last.locator("button.by-outlet").click()
+    view = page.locator("#by-outlet table.outlets")
+    view.wait_for(timeout=60_000)
+    differs = view.locator("tr.differs")
+    assert differs.count() == 1 and "Amur Business Daily" in differs.inner_text() and "about 70" in differs.inner_text()
+    assert "not covered" in view.inner_text()
+    differs.locator("td").first.click()  # the row, not its [n]
+    mark = page.locator("#passage mark")
+    mark.wait_for(timeout=20_000)
+    assert "about 70 freight cars" in mark.inner_text()
+    assert "Amur Business Daily" in page.locator("#passage").inner_text()
+    shot(page, "by-outlet")
+
+
 def test_upload_ask_and_remove_a_report(page, tmp_path):
     report = tmp_path / "2024-03-01 ferry strike (Harbor City).md"  # spaces and brackets in the name
     report.write_text(NEW_REPORT)

@@ -47,10 +47,12 @@ def test_the_question_set_is_big_enough():
 def assert_exact(assistant, answer):
     markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
     assert sorted(set(markers)) == [c.marker for c in answer.citations], "every marker has a citation and back"
+    # A later report named by an update note ("A later report (...) gives 73 [4].") is cited, not quoted.
+    noted = {u.later.marker for u in answer.updates} - {m for s in answer.sentences for m in s.markers}
     for c in answer.citations:
         doc = assistant.document(c.doc_id)
         assert doc.text[c.start:c.end] == c.quote, "a quote is exactly the document text at its offsets"
-        assert " ".join(c.quote.split()) in answer.answer
+        assert " ".join(c.quote.split()) in answer.answer or c.marker in noted
 
 
 @pytest.mark.parametrize("q", ANSWERABLE)

@@ -123,6 +123,23 @@ def test_jsonl_rows_errors_and_outlet_from_url(tmp_path):
     assert loaded.errors[1] == f"{p}:4: no 'body' or 'text'"
 
 
+@pytest.mark.parametrize("url,expected", [
+    ("https://www.usatoday.com/story/sports/nfl/2023/01/05/damar-hamlin-health/10991034002/", "2023-01-05"),
+    ("http://example.org/news/2018/10/21", "2018-10-21"), ("https://example.org/2023/02/30/x", None),
+    ("https://example.org/news/12345/2023-story", None), ("https://example.org/?d=/2023/01/05/", None),
+])
+def test_a_page_with_no_date_takes_the_one_in_its_url(url, expected):
+    assert loaders.url_date(url) == expected
+
+
+def test_jsonl_row_without_a_date_is_dated_by_its_url_and_a_given_date_wins(tmp_path):
+    p = tmp_path / "news.jsonl"
+    url = "https://example.com/story/2023/01/05/a/"
+    p.write_text(json.dumps({"body": "Text one.", "url": url}) + "\n"
+                 + json.dumps({"body": "Text two.", "url": url, "date": "2023-01-09"}) + "\n")
+    assert [d.meta["date"] for d in load_file(p, MB).documents] == ["2023-01-05", "2023-01-09"]
+
+
 def test_realtimeqa_jsonl_sample(tmp_path):
     src = shared_file("data/realtimeqa/docs.jsonl")
     sample = tmp_path / "sample.jsonl"

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant.models import Filters
+
 from .conftest import CORPUS, ROOT, store_copy
 
 FREIGHT = "How many freight cars did satellite images show at Tumangang station?"
@@ -93,6 +95,22 @@ def test_bad_input_is_a_400_naming_the_field(api, body, named):
     response = api.post("/api/ask", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert named.lower() in response.json()["error"].lower()
+
+
+def test_timeline_and_compare_answer_like_the_python_api(api, assistant):
+    topic = "Kim Jong Un's trip to Russia"
+    data = api.post("/api/timeline", json={"topic": topic, "filters": {"until": "2023-09-30"}}).json()
+    expected = assistant.timeline(topic, filters=Filters(until="2023-09-30")).model_dump(mode="json")
+    assert data["events"] == expected["events"] and data["events"]
+    csv_text = api.post("/api/timeline", json={"topic": topic, "format": "csv"})
+    assert csv_text.headers["content-type"].startswith("text/csv") and csv_text.text.startswith("date,precision,")
+    markdown = api.post("/api/timeline", json={"topic": topic, "format": "markdown"}).text
+    assert markdown.startswith(f"# Timeline: {topic}")
+    compared = api.post("/api/compare", json={"question": FREIGHT}).json()
+    assert compared["outlets"] == assistant.compare(FREIGHT).model_dump(mode="json")["outlets"]
+    assert api.post("/api/timeline", json={"topic": ""}).json()["error"].startswith("topic:")
+    assert api.post("/api/timeline", json={"topic": "x", "format": "pdf"}).status_code == 400
+    assert "question" in api.post("/api/compare", json={}).json()["error"]
 
 
 def test_documents_are_listed_shown_and_unknown_ones_are_404(api, assistant):
