@@ -11,12 +11,11 @@ PYTHONPATH pointing at another checkout to measure that code on the same store (
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 
 from common import p50, p95, record
-from scale import _ask, _chunk_vectors, _questions
+from scale import _ask, _questions, first_reading_copy
 
 
 def main() -> None:
@@ -27,12 +26,8 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append the figures to RESULTS.md")
     args = parser.parse_args()
 
-    from assistant.embed_cache import FILENAME
-
     with tempfile.TemporaryDirectory() as work:
-        store = Path(work) / "store"
-        shutil.copytree(args.store, store, ignore=shutil.ignore_patterns(f"{FILENAME}*", "writer.lock"))
-        _chunk_vectors(args.store, store / FILENAME)
+        store = first_reading_copy(args.store, Path(work))
         first, again, chunks = _ask(store, _questions(args.questions, args.max_questions))
     lines = [f"ask latency, {chunks:,} chunks, {len(first[1])} questions (extractive):",
              f"- first reading: retrieval p50 {p50(first[0]):.0f} ms, total p50 {p50(first[1]):.0f} ms, "

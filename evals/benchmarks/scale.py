@@ -72,6 +72,19 @@ def main() -> None:
         record(f"scale.py {args.source} at {', '.join(f'{s:,}' for s in args.sizes)} chunks", lines)
 
 
+def first_reading_copy(base: Path, work: Path) -> Path:
+    """A copy of the store BASE in WORK whose embedding cache keeps the chunk vectors only (what an ingest
+    leaves): what a journalist's first questions over it read."""
+    import shutil
+
+    from assistant.embed_cache import FILENAME
+
+    store = work / "store"
+    shutil.copytree(base, store, ignore=shutil.ignore_patterns(f"{FILENAME}*", "*.lock"))
+    _chunk_vectors(base, store / FILENAME)
+    return store
+
+
 def _chunk_vectors(base: Path, out: Path) -> Path:
     """A copy of BASE_STORE's embedding cache that keeps only the vectors of its chunks."""
     from llama_index.core.schema import TextNode

@@ -12,13 +12,12 @@ written down before any was run. Every quote is checked against its report's tex
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from common import p50, p95, record
-from scale import _chunk_vectors
+from scale import first_reading_copy
 
 TOPICS = [
     "Damar Hamlin's cardiac arrest and recovery",
@@ -43,13 +42,8 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append the figures to RESULTS.md")
     args = parser.parse_args()
 
-    from assistant.embed_cache import FILENAME
-
     with tempfile.TemporaryDirectory() as work:
-        store = Path(work) / "store"
-        shutil.copytree(args.store, store, ignore=shutil.ignore_patterns(f"{FILENAME}*", "*.lock"))
-        _chunk_vectors(args.store, store / FILENAME)
-        lines = _measure(store, TOPICS[:args.topics])
+        lines = _measure(first_reading_copy(args.store, Path(work)), TOPICS[:args.topics])
     print("\n".join(lines))
     if args.record:
         record("Timeline and by-outlet latency", lines)
