@@ -229,6 +229,8 @@ def test_a_timeline_flags_reports_that_date_an_event_differently(page):
 
 def test_by_outlet_view_marks_the_outlet_that_differs_and_opens_its_passage(page):
     ask(page, FREIGHT)
+    note = page.locator("#conversation .a").last.locator(".update")
+    assert note.count() >= 1 and "A later report" in note.first.inner_text()
     page.locator("#conversation .a").last.locator("button.by-outlet").click()
     view = page.locator("#by-outlet table.outlets")
     view.wait_for(timeout=60_000)

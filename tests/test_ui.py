@@ -14,7 +14,9 @@ from assistant.ui import (
     export_markdown,
     render_answer,
     render_conversation,
+    render_outlets,
     render_passage,
+    render_timeline,
 )
 
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)"> *bold* [link](javascript:x)'
@@ -104,6 +106,32 @@ def test_disagreements_are_listed_with_clickable_markers_and_escaped():
     md = export_markdown([{"question": "q", "answer": answer}])
     assert "Confidence: 0.83" in md and "Reports differ:\n- freight cars: 73 [1]; about 70 [2]\n" in md
     assert "Reports differ" not in render_answer(cars_answer(), 0)
+
+
+def test_timelines_outlets_and_later_report_notes_are_escaped_and_clickable():
+    from assistant.models import Comparison, OutletView, Timeline, TimelineConflict, TimelineEvent, Update
+
+    cite = Citation.model_validate(hostile_answer()["citations"][0])
+    event = TimelineEvent(date="2023-09-10", precision="day", date_source="report date", date_text="Sunday",
+                          date_note=HOSTILE, text=HOSTILE, outlets=[HOSTILE], citations=[cite],
+                          conflicts=[TimelineConflict(date="2023-09-11", event=0, markers=[1])])
+    timings = Timings(retrieve=1, answer=1, total=2)
+    page = render_timeline(Timeline(topic=HOSTILE, events=[event], timings_ms=timings).model_dump(mode="json"))
+    assert '<tr class="event conflict" data-marker="1" data-turn="0" data-event="0">' in page
+    assert "another report dates this 2023-09-11" in page
+    assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page
+    empty = render_timeline(Timeline(topic=HOSTILE, events=[], timings_ms=timings).model_dump(mode="json"))
+    assert "state no dated events" in empty and "<script>" not in empty
+    views = [OutletView(outlet=HOSTILE, covered=True, text=HOSTILE, citation=cite, value="about 70", differs=True),
+             OutletView(outlet="Seoul Ledger", covered=False)]
+    table = render_outlets(Comparison(question=HOSTILE, outlets=views, timings_ms=timings).model_dump(mode="json"))
+    assert '<tr class="differs" data-marker="1" data-turn="0">' in table and "differs: about 70" in table
+    assert '<tr class="missing"><td>Seoul Ledger</td><td colspan="2">not covered</td></tr>' in table
+    assert "<script>" not in table and "<img" not in table
+    answer = cars_answer(updates=[Update(marker=1, value="73", later_value=HOSTILE, later=cite)])
+    shown = render_answer(answer, 2)
+    assert '<span class="update" role="note">↻ A later report (' in shown and "<script>" not in shown
+    assert 'data-turn="2" data-marker="1"' in shown and 'class="by-outlet" data-turn="2"' in shown
 
 
 def test_the_passage_panel_marks_the_quote_in_its_context():
