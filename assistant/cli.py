@@ -30,6 +30,8 @@ TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help=
 SourcesOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet (repeatable).")]
 SinceOpt = Annotated[Optional[str], typer.Option("--since", help="Only reports dated on/after YYYY[-MM[-DD]].")]
 UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Only reports dated up to YYYY[-MM[-DD]].")]
+ResamplesOpt = Annotated[Optional[int], typer.Option(
+    "--resamples", min=0, help="Bootstrap resamples for the 95% intervals [10000]; 0: none.")]
 DocsOpt = Annotated[Optional[list[str]], typer.Option("--doc", help="Only this document (repeatable).")]
 RetrievalOpt = Annotated[Optional[str], typer.Option(
     "--retrieval", help="hybrid (default) | dense | bm25 [setting retrieval_mode].")]
@@ -462,6 +464,9 @@ def eval_run(
     llm_mode: LlmModeOpt = None,
     strict: StrictOpt = None,
     retrieval: RetrievalOpt = None,
+    repeat: Annotated[int, typer.Option("--repeat", min=1, help="Ask the set N times: the spread of latency, "
+                                                                 "and whether the answers stay the same.")] = 1,
+    resamples: ResamplesOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Ask every question of a set; write per_question.jsonl, summary.json and report.md/.html."""
@@ -501,16 +506,28 @@ def eval_run(
 
     try:
         summary = run_eval(assistant, cases, out, top_k=top_k, progress=progress, set_path=str(set_path),
-                           corpus=corpus)
+                           corpus=corpus, resamples=_resamples(resamples), repeat=repeat)
     except LLMError as exc:
         _fail(str(exc), code=EXIT_LLM)
     md, html_path = write_report(out)
     from .evaluation.run import HEADLINE, headline
 
     for key in HEADLINE:
-        value = headline(summary, key)
-        typer.echo(f"{key:<32} {'n/a' if value is None else f'{value:.3f}'}")
+        value, bounds = headline(summary, key), summary["intervals"].get(key)
+        shown = "n/a" if value is None else f"{value:.3f}" + (f"  [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
+        typer.echo(f"{key:<32} {shown}")
     typer.echo(f"latency p50 {summary['latency_ms']['p50']:.0f} ms; report: {html_path}")
+    if "repeat" in summary:
+        r = summary["repeat"]
+        same = "identical in every pass" if r["identical_answers"] else f"differ for {', '.join(r['differing'])}"
+        typer.echo(f"{r['passes']} passes: latency p50 {', '.join(f'{x:.0f}' for x in r['latency_p50_ms'])} ms "
+                   f"(spread {r['latency_p50_spread_ms']:.0f} ms); answers {same}")
+
+
+def _resamples(value: int | None) -> int:
+    from .evaluation.stats import RESAMPLES
+
+    return RESAMPLES if value is None else value
 
 
 @eval_app.command("compare")
@@ -518,13 +535,22 @@ def eval_compare(
     run_a: Annotated[Path, typer.Argument(help="The reference run folder.")],
     run_b: Annotated[Path, typer.Argument(help="The new run folder.")],
     fail_on_drop: Annotated[Optional[float], typer.Option(
-        "--fail-on-drop", help="Exit 1 when a headline metric drops by more than this many points.")] = None,
+        "--fail-on-drop", help="Exit 1 when a headline metric drops significantly (its 95% interval excludes 0) "
+                               "by more than this many points.")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", help="Also write report.html there: a forest plot of the differences and every question whose "
+                      "outcome changed, both answers side by side.")] = None,
+    resamples: ResamplesOpt = None,
 ) -> None:
-    """Compare two runs metric by metric; list the questions whose outcome changed."""
-    from .evaluation.report import compare_runs
+    """Compare two runs metric by metric, with paired 95% intervals and tests; list the questions whose
+    outcome changed."""
+    from .evaluation.report import compare_runs, write_comparison
 
     try:
-        table, failed = compare_runs(run_a, run_b, fail_on_drop)
+        table, failed = compare_runs(run_a, run_b, fail_on_drop, _resamples(resamples))
+        if out:
+            typer.echo(f"report: {write_comparison(run_a, run_b, out, fail_on_drop, _resamples(resamples))}",
+                       err=True)
     except (OSError, ValueError) as exc:
         _fail(str(exc), code=2)
     typer.echo(table)

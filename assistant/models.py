@@ -109,7 +109,7 @@ class Citation(BaseModel):
     score: float
     also_in: list[Copy] = Field(default=[], description="Other reports that ran the same passage.")
     supported: bool = Field(default=True, description="The quote supports the sentence that cites it.")
-    support_score: float | None = Field(default=None, description="How well it does (see README, verification).")
+    support_score: float | None = Field(default=None, description="How well it does (see docs/verification.md).")
     repaired: bool = Field(default=False, description="The answer cited another passage, or none; the "
                                                       "verifier moved the citation here.")
 

@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         default=None,
         description="A Chroma server (http[s]://HOST[:PORT]) to keep the vectors in, instead of the store folder; "
-                    "the catalog stays in the store folder (README, A Chroma server).")
+                    "the catalog stays in the store folder (docs/chroma-server.md).")
     chroma_collection: str = Field(
         default="chunks", description="The Chroma collection of this corpus: one per corpus on a shared server.")
     embedding_model: str | None = Field(
@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     min_confidence: float | None = Field(
         default=None, ge=0, le=1,
         description="Extractive answers abstain when their confidence is below this; empty: the threshold fit with "
-                    "the answerer's model (assistant/answerer_model.json, README: how the answerer decides).")
+                    "the answerer's model (assistant/answerer_model.json, docs/answerer.md).")
     confident_answer: float | None = Field(
         default=None, ge=0, le=1,
         description="Answers below this confidence are shown as low confidence (check the sources); empty: the "
@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     llm_mode: Literal["write", "select"] = Field(
         default="write",
         description="How an LLM answers: it writes the answer (write), checked sentence by sentence, or it picks "
-                    "report sentences by number (select), which become the answer verbatim (README, generative).")
+                    "report sentences by number (select), which become the answer verbatim (docs/verification.md).")
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature of the LLM.")
     llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an LLM answer may have.")
     llm_context_window: int = Field(default=4096, ge=512, description="The LLM's context window, in tokens.")
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
                                         "with a job id to follow instead.")
     min_support: float = Field(
         default=0.6, ge=0, le=1,
-        description="An answer sentence is supported when a passage span scores at least this (README, verification).")
+        description="An answer sentence is supported when a passage span scores at least this (docs/verification.md).")
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.evaluation.report import compare_runs, write_report
-from assistant.evaluation.run import EvalCase, load_set, score_case, summarise
+from assistant.evaluation.run import HEADLINE, EvalCase, headline, load_set, score_case, summarise
 
 from .conftest import QUESTIONS
 
@@ -54,6 +54,13 @@ def test_run_writes_per_question_summary_and_report(runs):
     assert summary["counts"]["calibrated"] > 0 and 0.0 <= summary["confidence"]["ece"] <= 1.0
     assert summary["run"]["model_hash"] and summary["run"]["corpus_hash"] and summary["run"]["code_version"]
     assert summary["latency_ms"]["p95"] >= summary["latency_ms"]["p50"] > 0
+    assert set(summary["intervals"]) == set(HEADLINE) and summary["statistics"]["resamples"] == 10_000
+    for key, bounds in summary["intervals"].items():
+        value = headline(summary, key)
+        assert bounds is None or bounds[0] <= value <= bounds[1], key
+    report = (full / "report.md").read_text()
+    hit = summary["intervals"]["retrieval.hit@10"]
+    assert f"| retrieval.hit@10 | {summary['retrieval']['hit@10']:.3f} [{hit[0]:.3f}, {hit[1]:.3f}] |" in report
     for name in ("report.md", "report.html", "recall_at_k.png", "scores.png", "by_type.png", "latency.png",
                  "reliability.png"):
         assert (full / name).stat().st_size > 0
@@ -61,12 +68,39 @@ def test_run_writes_per_question_summary_and_report(runs):
     assert "<img src='recall_at_k.png'" in html and "<img src='reliability.png'" in html and "Worst questions" in html
 
 
-def test_compare_fails_on_a_weaker_run(runs):
-    worse = runner.invoke(app, ["eval", "compare", str(runs / "full"), str(runs / "weak"), "--fail-on-drop", "2"])
+def test_compare_fails_on_a_weaker_run(runs, tmp_path):
+    worse = runner.invoke(app, ["eval", "compare", str(runs / "full"), str(runs / "weak"), "--fail-on-drop", "2",
+                                "--out", str(tmp_path / "cmp")])
     assert worse.exit_code == 1, worse.output
     assert "retrieval.hit@10 *" in worse.output and "DROP" in worse.output and "FAILED" in worse.output
+    # --top-k 1 keeps one passage: the recall metrics drop, and significantly (their intervals exclude 0).
+    for metric in ("retrieval.recall@5 *", "retrieval.budget_recall@2000 *"):
+        row = next(line for line in worse.output.splitlines() if line.startswith(f"| {metric} |"))
+        assert row.rstrip().endswith("| DROP |"), row
+        assert "(mcnemar)" in row or "(permutation)" in row
+    page = (tmp_path / "cmp" / "report.html").read_text()
+    assert "<img class='forest' src='forest.png'" in page and (tmp_path / "cmp" / "forest.png").stat().st_size
+    assert "Questions whose outcome changed" in page and page.count("<div class='sides'>") >= 1
     same = runner.invoke(app, ["eval", "compare", str(runs / "full"), str(runs / "full"), "--fail-on-drop", "2"])
     assert same.exit_code == 0 and "0 questions changed outcome" in same.output
+    assert "significant" not in same.output.split("B - A is on")[0] and "DROP" not in same.output
+
+
+def test_a_small_drop_within_the_noise_does_not_fail(runs, tmp_path):
+    """B differs from A by a single question: a change of 1/16 is no evidence of a regression."""
+    one = tmp_path / "one"
+    shutil.copytree(runs / "full", one)
+    records = [json.loads(line) for line in (one / "per_question.jsonl").read_text().splitlines()]
+    hit = next(r for r in records if r["scores"]["retrieval"].get("hit@10") == 1.0)
+    hit["scores"]["retrieval"]["hit@10"] = 0.0
+    (one / "per_question.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = json.loads((one / "summary.json").read_text())
+    summary["retrieval"] = summarise(records, resamples=0)["retrieval"]
+    (one / "summary.json").write_text(json.dumps(summary))
+    result = runner.invoke(app, ["eval", "compare", str(runs / "full"), str(one), "--fail-on-drop", "2"])
+    assert result.exit_code == 0, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith("| retrieval.hit@10 * |"))
+    assert "-0.062" in row and "DROP" not in row and "significant" not in row
 
 
 PASSAGE = {"rank": 1, "doc_id": "a", "score": 0.8, "text": "Satellite images showed 73 freight cars."}
@@ -113,7 +147,7 @@ def test_confidence_figures_and_the_reliability_plot_of_a_handmade_run(tmp_path)
     assert summary["confidence"]["ece"] == pytest.approx((0.1 + 0.3 + 0.2 + 0.6) / 4)
     assert summary["citations"]["cites_evidence"] == 0.5  # of the two answers to `cars`
     md, html = write_report(tmp_path / "new")
-    assert "![reliability.png](reliability.png)" in md.read_text() and "| confidence.auroc | 1.000 |" in md.read_text()
+    assert "![reliability.png](reliability.png)" in md.read_text() and "| confidence.auroc | 1.000 [" in md.read_text()
     assert "<img src='reliability.png'" in html.read_text() and (tmp_path / "new" / "reliability.png").stat().st_size
 
 
@@ -148,6 +182,23 @@ def test_bad_inputs_are_usage_errors(tmp_path, assistant):
     broken = runner.invoke(app, ["eval", "run", str(tmp_path / "broken.jsonl")])
     assert broken.exit_code == 2 and "broken.toml" in broken.output and "nowhere" in broken.output
     assert runner.invoke(app, ["eval", "compare", str(tmp_path), str(tmp_path)]).exit_code == 2
+
+
+def test_repeated_runs_give_identical_answers_and_the_spread_of_latency(runs, tmp_path):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_DATA_HOME", str(runs / "data"))
+        result = runner.invoke(app, ["eval", "run", str(QUESTIONS), "--out", str(tmp_path / "r"), "--limit", "4",
+                                     "--quiet", "--repeat", "3", "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    repeat = json.loads((tmp_path / "r" / "summary.json").read_text())["repeat"]
+    assert repeat["passes"] == 3 and len(repeat["latency_p50_ms"]) == 3 and repeat["latency_p50_spread_ms"] >= 0
+    assert repeat["identical_answers"] and repeat["differing"] == []
+    assert "3 passes: latency p50" in result.output and "answers identical in every pass" in result.output
+    # and a separate run of the same commit on the same set answers the same
+    first = [json.loads(line) for line in (runs / "full" / "per_question.jsonl").read_text().splitlines()][:4]
+    again = [json.loads(line) for line in (tmp_path / "r" / "per_question.jsonl").read_text().splitlines()]
+    assert [(r["answer"], [(c["doc_id"], c["start"]) for c in r["citations"]]) for r in first] == [
+        (r["answer"], [(c["doc_id"], c["start"]) for c in r["citations"]]) for r in again]
 
 
 def test_the_set_loads():

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .metrics import KS
 from .run import HEADLINE, headline
+from .stats import RESAMPLES, difference
 
 WORST = 10
 
@@ -79,7 +80,8 @@ def _run_line(summary: dict) -> str:
 
 def _tables(summary: dict) -> list[tuple[str, list[tuple[str, object]]]]:
     return [
-        ("Headline", [(k, headline(summary, k)) for k in HEADLINE]),
+        ("Headline (95% interval: bootstrap over the questions)",
+         [(k, _with_interval(headline(summary, k), summary.get("intervals", {}).get(k))) for k in HEADLINE]),
         ("Retrieval", list(summary["retrieval"].items())),
         ("Answers", list(summary["answer"].items())),
         ("Abstention", list(summary["abstention"].items())),
@@ -89,6 +91,13 @@ def _tables(summary: dict) -> list[tuple[str, list[tuple[str, object]]]]:
                         *summary.get("confidence", {}).items()]),
         ("Latency (ms)", list(summary["latency_ms"].items())),
     ]
+
+
+def _with_interval(value: float | None, bounds: list | None) -> object:
+    """A headline figure with its interval, "0.812 [0.751, 0.870]" (runs older than intervals: the figure)."""
+    if value is None or not bounds:
+        return value
+    return f"{value:.3f} [{bounds[0]:.3f}, {bounds[1]:.3f}]"
 
 
 def _fmt(value: object) -> str:
@@ -182,34 +191,127 @@ def _plots(folder: Path, summary: dict, records: list[dict]) -> list[str]:
     return names
 
 
-def compare_runs(a: str | Path, b: str | Path, fail_on_drop: float | None = None) -> tuple[str, bool]:
-    """A side-by-side table of every metric and the questions whose outcome changed; `failed` is True when a
-    headline metric of B is worse than A's by more than `fail_on_drop` points (metrics are 0..1, points
-    are hundredths)."""
+def compare_runs(a: str | Path, b: str | Path, fail_on_drop: float | None = None, resamples: int = RESAMPLES
+                 ) -> tuple[str, bool]:
+    """A table of every metric of runs A and B with B - A on the questions both scored, its paired 95%
+    interval and test (stats.py), and the questions whose outcome changed. `failed` is True when a headline
+    metric of B is significantly worse than A's (its interval excludes 0) by more than `fail_on_drop` points
+    (metrics are 0..1, points are hundredths)."""
+    differences, failed, changed = _compare(a, b, fail_on_drop, resamples)
+    return _table(differences, failed, changed, fail_on_drop, resamples), bool(failed)
+
+
+def _table(differences: list, failed: list[str], changed: list, fail_on_drop: float | None, resamples: int) -> str:
+    lines = ["| metric | A | B | B - A | 95% interval | p (test) | |", "|---|---|---|---|---|---|---|"]
+    for name, va, vb, d in differences:
+        change = "" if va is None or vb is None else f"{vb - va:+.3f}"
+        paired = d is not None and d.questions and d.low is not None
+        spread = f"[{d.low:+.3f}, {d.high:+.3f}]" if paired else ""
+        p = f"{d.p:.3f} ({d.test})" if paired and d.p is not None else ""
+        mark = ("DROP" if name in failed else "significant") if paired and d.significant else ""
+        lines.append(f"| {name}{' *' if name in HEADLINE else ''} | {_fmt(va)} | {_fmt(vb)} | {change} | {spread} "
+                     f"| {p} | {mark} |")
+    lines += ["", "B - A is on the questions both runs scored; significant: its 95% interval excludes 0 "
+              f"(paired bootstrap, {resamples:,} resamples; evals/README.md, Statistics).", "",
+              f"{len(changed)} questions changed outcome:"]
+    lines += [f"- {rb['id']}: {_outcome(ra)} -> {_outcome(rb)}" for ra, rb in changed]
+    if failed:
+        lines += ["", f"FAILED: {', '.join(failed)} dropped significantly, by more than {fail_on_drop} points"]
+    return "\n".join(lines)
+
+
+def _compare(a: str | Path, b: str | Path, fail_on_drop: float | None, resamples: int):
+    """Every metric's (name, A, B, Difference or None), the headline metrics that failed, and the question
+    pairs whose outcome changed."""
     sa, ra = load_run(a)
     sb, rb = load_run(b)
-    lines = ["| metric | A | B | change |", "|---|---|---|---|"]
-    failed = []
+    differences, failed = [], []
     for group in ("retrieval", "answer", "abstention", "citations", "verification", "confidence", "latency_ms"):
         for key in sorted(set(sa.get(group, {})) | set(sb.get(group, {}))):
-            va, vb = sa.get(group, {}).get(key), sb.get(group, {}).get(key)
-            change = "" if va is None or vb is None else f"{vb - va:+.3f}"
             name = f"{group}.{key}"
-            mark = ""
-            if name in HEADLINE and va is not None and vb is not None and fail_on_drop is not None:
-                drop = (va - vb) if HEADLINE[name] else (vb - va)
+            va, vb = sa.get(group, {}).get(key), sb.get(group, {}).get(key)
+            d = None if group == "latency_ms" or None in (va, vb) else difference(ra, rb, name, resamples)
+            if d is not None and name in HEADLINE and fail_on_drop is not None and d.significant:
+                drop = -d.diff if HEADLINE[name] else d.diff
                 if drop * 100 > fail_on_drop:
                     failed.append(name)
-                    mark = " DROP"
-            lines.append(f"| {name}{' *' if name in HEADLINE else ''} | {_fmt(va)} | {_fmt(vb)} | {change}{mark} |")
-    outcome_a = {r["id"]: _outcome(r) for r in ra}
-    changed = [(r["id"], outcome_a[r["id"]], _outcome(r)) for r in rb
-               if r["id"] in outcome_a and outcome_a[r["id"]] != _outcome(r)]
-    lines += ["", f"{len(changed)} questions changed outcome:"]
-    lines += [f"- {qid}: {before} -> {after}" for qid, before, after in changed]
-    if failed:
-        lines += ["", f"FAILED: {', '.join(failed)} dropped by more than {fail_on_drop} points"]
-    return "\n".join(lines), bool(failed)
+            differences.append((name, va, vb, d))
+    before = {r["id"]: r for r in ra}
+    changed = [(before[r["id"]], r) for r in rb if r["id"] in before and _outcome(before[r["id"]]) != _outcome(r)]
+    return differences, failed, changed
+
+
+def write_comparison(a: str | Path, b: str | Path, out: str | Path, fail_on_drop: float | None = None,
+                     resamples: int = RESAMPLES) -> Path:
+    """report.html (and report.md) comparing two runs in `out`: the table, a forest plot of the headline
+    differences with their intervals, and each question whose outcome changed with both answers and their
+    citations side by side."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    differences, failed, changed = _compare(a, b, fail_on_drop, resamples)
+    table = _table(differences, failed, changed, fail_on_drop, resamples)
+    headline_diffs = [(name, d) for name, _, _, d in differences if name in HEADLINE and d and d.low is not None]
+    _forest(out / "forest.png", headline_diffs)
+    (out / "report.md").write_text(f"# Comparison: {Path(b).name} against {Path(a).name}\n\n{table}\n\n"
+                                   "![forest.png](forest.png)\n", encoding="utf-8")
+    e = html.escape
+    rows = "".join(
+        f"<tr class='{'sig' if d and d.significant else ''}'><td>{e(name)}{' *' if name in HEADLINE else ''}</td>"
+        f"<td>{e(_fmt(va))}</td><td>{e(_fmt(vb))}</td>"
+        f"<td>{'' if va is None or vb is None else f'{vb - va:+.3f}'}</td>"
+        f"<td>{f'[{d.low:+.3f}, {d.high:+.3f}]' if d and d.low is not None else ''}</td>"
+        f"<td>{f'{d.p:.3f} ({e(d.test)})' if d and d.p is not None else ''}</td></tr>"
+        for name, va, vb, d in differences)
+    questions = "".join(
+        f"<div class='question'><h3>{e(rb['id'])}: {e(_outcome(ra))} &rarr; {e(_outcome(rb))}</h3>"
+        f"<p><b>Q:</b> {e(rb['question'])}<br><b>Reference:</b> {e(rb.get('reference_answer') or '(unanswerable)')}"
+        f"</p><div class='sides'>{_side('A: ' + Path(a).name, ra)}{_side('B: ' + Path(b).name, rb)}</div></div>"
+        for ra, rb in changed)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Comparison</title>{STYLE}{COMPARE_STYLE}"
+            f"</head><body><h1>{e(Path(b).name)} against {e(Path(a).name)}</h1>"
+            "<p>B - A on the questions both runs scored, with its paired 95% interval (bootstrap over questions) and "
+            "test; highlighted rows: the interval excludes 0. * headline metric.</p>"
+            "<h2>Headline differences</h2><img class='forest' src='forest.png' alt='forest plot of the differences'>"
+            "<h2>Every metric</h2><table><tr><th>metric</th><th>A</th><th>B</th><th>B - A</th><th>95% interval</th>"
+            f"<th>p (test)</th></tr>{rows}</table>"
+            f"<h2 id='changed'>Questions whose outcome changed ({len(changed)})</h2>{questions or '<p>None.</p>'}"
+            "</body></html>")
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+COMPARE_STYLE = ("<style>.sides{display:flex;gap:1em}.side{flex:1;border:1px solid #ccc;padding:0 .8em}"
+                 "tr.sig td{background:#fff3cd}.forest{max-width:100%}blockquote{margin:.3em 0 .3em 1em;"
+                 "color:#444}</style>")
+
+
+def _side(title: str, r: dict) -> str:
+    """One run's answer to a question, with its citations, for the side-by-side view."""
+    e = html.escape
+    quotes = "".join(f"<li>[{c['marker']}] <b>{e(c.get('title') or c['doc_id'])}</b> "
+                     f"({e(c.get('source') or '')} {e(c.get('date') or '')})<blockquote>{e(c['quote'])}</blockquote>"
+                     f"</li>" for c in r.get("citations", []))
+    return (f"<div class='side'><h4>{e(title)}</h4><p>{e(r['answer'])}</p>"
+            f"<ol class='citations'>{quotes}</ol></div>")
+
+
+def _forest(path: Path, diffs: list) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * max(len(diffs), 1) + 1.2))
+    for y, (_, d) in enumerate(reversed(diffs)):
+        color = "tab:red" if d.significant else "tab:grey"
+        ax.errorbar([d.diff], [y], xerr=[[d.diff - d.low], [d.high - d.diff]], fmt="o", color=color, capsize=3)
+    ax.set_yticks(range(len(diffs)), [name for name, _ in reversed(diffs)], fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set(title="B - A with 95% intervals (red: excludes 0)", xlabel="difference")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
 
 
 def _outcome(r: dict) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from . import metrics as m
+from .stats import LEVEL, RESAMPLES, SEED, interval
 
 # The figures a comparison of two runs checks, and whether higher is better.
 HEADLINE = {
@@ -118,8 +119,12 @@ def score_case(case: EvalCase, answer: dict, texts: dict[str, str]) -> dict:
 
 
 def run_eval(assistant, cases: list[EvalCase], out: str | Path, top_k: int | None = None,
-             progress: bool = False, set_path: str = "", corpus: list[Path] | None = None) -> dict:
-    """Ask every question, write per_question.jsonl and summary.json under `out`, return the summary."""
+             progress: bool = False, set_path: str = "", corpus: list[Path] | None = None,
+             resamples: int = RESAMPLES, repeat: int = 1) -> dict:
+    """Ask every question, write per_question.jsonl and summary.json under `out`, return the summary. Each
+    headline metric gets a 95% interval from `resamples` bootstrap resamples of the questions (stats.py).
+    With `repeat` > 1 the set is asked that many times: the summary's "repeat" has each pass's latency and
+    whether every answer came out the same (the first pass is the one scored)."""
     from tqdm import tqdm
 
     out = Path(out)
@@ -136,7 +141,9 @@ def run_eval(assistant, cases: list[EvalCase], out: str | Path, top_k: int | Non
                       "scores": score_case(case, answer, texts)}
             records.append(record)
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    summary = summarise(records)
+    summary = summarise(records, resamples)
+    if repeat > 1:
+        summary["repeat"] = _repeat(assistant, cases, records, repeat, top_k, progress)
     summary["run"] = {
         "set": set_path, "corpus": [str(p) for p in corpus or []], "store": str(assistant.settings.store),
         "questions": len(records), "wall_seconds": round(time.perf_counter() - started, 2),
@@ -150,8 +157,35 @@ def run_eval(assistant, cases: list[EvalCase], out: str | Path, top_k: int | Non
     return summary
 
 
-def summarise(records: list[dict]) -> dict:
-    """Means of every metric over the questions it applies to, and counts."""
+def _repeat(assistant, cases: list[EvalCase], records: list[dict], repeat: int, top_k: int | None,
+            progress: bool) -> dict:
+    """Asks the set `repeat` - 1 more times: each pass's latency p50 and p95, and the questions whose answer
+    (text and cited spans) differed from the first pass's."""
+    from tqdm import tqdm
+
+    def outcome(answer: dict) -> tuple:
+        return answer["answer"], tuple((c["doc_id"], c["start"], c["end"]) for c in answer["citations"])
+
+    first = {r["id"]: outcome(r) for r in records}
+    passes = [[r["timings_ms"]["total"] for r in records]]
+    differing: set[str] = set()
+    for i in range(2, repeat + 1):
+        latencies = []
+        for case in tqdm(cases, desc=f"repeat {i}/{repeat}", unit="q", disable=not progress, file=sys.stderr):
+            answer = assistant.ask(case.question, top_k=top_k).model_dump(mode="json")
+            latencies.append(answer["timings_ms"]["total"])
+            if outcome(answer) != first[case.id]:
+                differing.add(case.id)
+        passes.append(latencies)
+    p50 = [m.percentile(p, 50) for p in passes]
+    return {"passes": repeat, "latency_p50_ms": p50, "latency_p95_ms": [m.percentile(p, 95) for p in passes],
+            "latency_p50_spread_ms": round(max(p50) - min(p50), 1), "identical_answers": not differing,
+            "differing": sorted(differing)}
+
+
+def summarise(records: list[dict], resamples: int = RESAMPLES) -> dict:
+    """Means of every metric over the questions it applies to, counts, and the 95% interval of each
+    headline metric (bootstrap over the questions; `resamples` 0: none)."""
 
     def rounded(value: float | None) -> float | None:
         return None if value is None else round(value, 4)
@@ -187,6 +221,8 @@ def summarise(records: list[dict]) -> dict:
         "reliability": table,
         "latency_ms": {"p50": m.percentile(latencies, 50), "p95": m.percentile(latencies, 95),
                        "total": round(sum(latencies), 1)},
+        "intervals": {key: interval(records, key, resamples) for key in HEADLINE} if resamples else {},
+        "statistics": {"level": LEVEL, "resamples": resamples, "seed": SEED, "method": "bootstrap over questions"},
     }
 
 
