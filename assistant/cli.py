@@ -558,6 +558,34 @@ def eval_compare(
         raise typer.Exit(1)
 
 
+@eval_app.command("sweep")
+def eval_sweep(
+    set_path: Annotated[Path, typer.Argument(metavar="SET.jsonl", help="Evaluation set (its TOML: the corpus).")],
+    grid: Annotated[list[str], typer.Option(
+        "--grid", help="NAME=V1,V2,...: a setting and the values to try (repeatable; every combination runs).")],
+    config: ConfigOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Sweep folder [runs/SET-sweep-TIME].")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    resamples: ResamplesOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Run a set under every combination of settings: one run folder each, and sweep.md/.html/.png with every
+    headline figure and its 95% interval, and answer quality against latency."""
+    from .evaluation.sweep import run_sweep
+    from .generate import LLMError
+    from .store import StoreMismatch, StoreUnavailable
+
+    try:
+        page = run_sweep(set_path, grid, out, config=config, limit=limit, resamples=_resamples(resamples),
+                         progress=not quiet and sys.stderr.isatty())
+    except (OSError, ValueError, StoreMismatch, StoreUnavailable) as exc:
+        _fail(str(exc), code=2)
+    except LLMError as exc:
+        _fail(str(exc), code=EXIT_LLM)
+    typer.echo((page.parent / "sweep.md").read_text(encoding="utf-8"))
+    typer.echo(f"sweep: {page}", err=True)
+
+
 @eval_app.command("import")
 def eval_import(
     fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="multihop | dragonball | squad | beir")],
