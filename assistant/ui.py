@@ -365,10 +365,7 @@ def create_app(service: Service | Assistant):
         if not question or not question.strip():
             yield turns, gr.skip(), question
             return
-        try:
-            filters = Filters(sources=outlets or [], since=since or None, until=until or None, doc_ids=doc_ids or [])
-        except ValueError as exc:
-            raise gr.Error(str(exc).split("\n")[-1]) from None
+        filters = chosen_filters(outlets, since, until, doc_ids)
         turn = {"question": question, "answer": None, "streaming": ""}
         turns = [*turns, turn]
         for item in service.ask_stream(question, top_k=int(top_k), history=_history(turns[:-1]),
@@ -378,6 +375,20 @@ def create_app(service: Service | Assistant):
             else:
                 turn["streaming"] += item
             yield turns, render_conversation(turns), ""
+
+    def chosen_filters(outlets, since, until, doc_ids=None) -> Filters:
+        """The filter boxes as Filters; a bad date is shown to the user, naming the box."""
+        try:
+            return Filters(sources=outlets or [], since=since or None, until=until or None, doc_ids=doc_ids or [])
+        except ValueError as exc:
+            raise gr.Error(str(exc).split("\n")[-1]) from None
+
+    def download(name: str, kind: str, text: str):
+        """A file the user downloads from the page: `text` as NAME-TIME.KIND in a folder of its own."""
+        folder = Path(tempfile.mkdtemp(prefix=f"report-assistant-{name}-"))
+        path = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.{kind}"
+        path.write_text(text, encoding="utf-8")
+        return gr.update(value=str(path), visible=True)
 
     def passage_of(citation: dict, status: str | None = None) -> str:
         try:
@@ -392,11 +403,10 @@ def create_app(service: Service | Assistant):
     def conversation_click(turns, outlets, since, until, doc_ids, evt):
         """A [n]: its passage. "By outlet": what each outlet says in answer to that turn's question."""
         data = clicked(evt)
+        filters = chosen_filters(outlets, since, until, doc_ids) if data.get("outlets") else None
         try:
             answer = turns[int(data["turn"])]["answer"]
-            if data.get("outlets"):
-                filters = Filters(sources=outlets or [], since=since or None, until=until or None,
-                                  doc_ids=doc_ids or [])
+            if filters is not None:
                 comparison = service.compare(answer["query"] or answer["question"], filters=filters)
                 result = comparison.model_dump(mode="json")
                 return gr.skip(), render_outlets(result), result
@@ -414,11 +424,7 @@ def create_app(service: Service | Assistant):
     def build_timeline(topic, outlets, since, until):
         if not topic or not topic.strip():
             return gr.skip(), gr.skip()
-        try:
-            filters = Filters(sources=outlets or [], since=since or None, until=until or None)
-        except ValueError as exc:
-            raise gr.Error(str(exc).split("\n")[-1]) from None
-        result = service.timeline(topic, filters=filters).model_dump(mode="json")
+        result = service.timeline(topic, filters=chosen_filters(outlets, since, until)).model_dump(mode="json")
         return result, render_timeline(result)
 
     def timeline_click(timeline, evt):
@@ -434,11 +440,8 @@ def create_app(service: Service | Assistant):
         if not timeline:
             return gr.skip()
         result = Timeline.model_validate(timeline)
-        folder = Path(tempfile.mkdtemp(prefix="report-assistant-timeline-"))
-        path = folder / f"timeline-{time.strftime('%Y%m%d-%H%M%S')}.{kind}"
-        path.write_text(to_markdown(result.topic, result.events) if kind == "md" else to_csv(result.events),
-                        encoding="utf-8")
-        return gr.update(value=str(path), visible=True)
+        return download("timeline", kind, to_markdown(result.topic, result.events) if kind == "md"
+                        else to_csv(result.events))
 
     # Gradio finds the event data by the parameter's type; with postponed annotations it sees only a string.
     for handler in (conversation_click, outlet_click, timeline_click):
@@ -458,10 +461,7 @@ def create_app(service: Service | Assistant):
         return (message, library_rows(query), *choices())
 
     def export(turns, kind):
-        folder = Path(tempfile.mkdtemp(prefix="report-assistant-export-"))
-        path = folder / f"conversation-{time.strftime('%Y%m%d-%H%M%S')}.{kind}"
-        path.write_text(export_markdown(turns) if kind == "md" else export_json(turns, assistant), encoding="utf-8")
-        return gr.update(value=str(path), visible=True)
+        return download("conversation", kind, export_markdown(turns) if kind == "md" else export_json(turns, assistant))
 
     def api_ask(question: str) -> str:
         """The same JSON text as `assistant ask --json`. Text, not a dict: gradio_client would take each
