@@ -6,7 +6,7 @@ STORE ?= .store/sample
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install chat sample test test-fast lint clean
+.PHONY: install chat sample test test-fast lint clean reader
 
 $(BIN)/assistant: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
+
+# Trains the reader from ../shared/data and calibrates it (resumable: run again after a stop), then prints
+# its figures on the held-out SQuAD articles; writes assistant/reader_model/ (docs/reader.md). About 1 hour.
+reader: install
+	$(BIN)/python evals/train_reader.py
+	$(BIN)/python evals/calibrate_reader.py
 
 lint: install
 	$(BIN)/ruff check assistant tests evals

@@ -1,36 +1,30 @@
 """Answer: retrieved passages -> a short answer made of report sentences, each with its citation.
 
 The extractive answerer needs no LLM. It splits the retrieved passages into sentences (with their offsets
-in the document text), describes each by a few features (how close it is in meaning to the question, how
-many of the question's terms it and its report hold, in the report's words or in others, whether it holds
-the kind of thing asked for), and ranks them with a logistic model fit on MultiHop-RAG's question-evidence
-pairs and the evaluation sets (`evals/fit_answerer.py`, docs/answerer.md). A second logistic model turns
-the best sentence into `confidence`, the probability that the answer is right; below `min_confidence` it
-abstains. No library does this sentence selection with exact offsets, hence the code.
+in the document text) and asks the reader (reader.py: a cross-encoder trained here on SQuAD and MultiHop-RAG)
+how likely each one answers the question, given its report's title and the sentence before it. The
+sentences are ranked by the reader's log-odds, those lacking a figure the question names last. The
+confidence, the probability that the best sentence answers, is the reader's calibration (a logistic model
+fit on training data only, `evals/calibrate_reader.py`); below `min_confidence` it abstains. No library does
+this sentence selection with exact offsets, hence the code.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
-
-import numpy as np
 
 from .models import Disagreement, Passage
+from .reader import candidate_text
 from .text import STOPWORDS, WORD
-from .values import find_disagreements, is_year, values
+from .values import find_disagreements, is_year
 
-# Cosine above which a word of a report stands for a question term (tuned on evals/sets/corpus_questions.jsonl).
-NEAR_TERM = 0.6
 RARITY_MIN, RARITY_MAX = 0.25, 2.0  # bounds of a question term's weight (see _rarity_weights)
 ABSTAIN = "The reports do not say. None of the retrieved passages answers this question."
-MODEL_FILE = Path(__file__).with_name("answerer_model.json")
+READ_LIMIT = 64  # sentences the reader reads for an answer; the rest, fewest question terms, are left out
 # Further sentences join the best one when their log-odds are within this of it: a second report saying
 # the same thing, or the next step of the answer; further down they are usually about something else.
 ANSWER_MARGIN = 1.0
@@ -118,28 +112,9 @@ class Logistic:
         return self.bias + sum(w * values.get(f, 0.0) for f, w in zip(self.features, self.weights))
 
 
-@dataclass
-class AnswerModel:
-    """The ranker, the confidence model and the thresholds `evals/fit_answerer.py` wrote."""
-
-    ranker: Logistic
-    confidence: Logistic
-    min_confidence: float
-    confident_answer: float
-    provenance: dict = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, path: Path = MODEL_FILE) -> AnswerModel:
-        """The model in `path`; ValueError naming the file and what is wrong with it."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(Logistic(**data["ranker"]), Logistic(**data["confidence"]), float(data["min_confidence"]),
-                       float(data["confident_answer"]), data.get("provenance", {}))
-        except OSError as exc:
-            raise ValueError(f"answerer_model {path}: cannot read it ({exc.strerror})") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"answerer_model {path}: not a model written by evals/fit_answerer.py "
-                             f"({type(exc).__name__}: {exc})") from None
+# Before a calibration is fit (a reader just trained): the reader's own probability, abstaining below a half.
+UNCALIBRATED = {"features": ["top_logit"], "weights": [1.0], "bias": 0.0, "min_confidence": 0.5,
+                "confident_answer": 0.5}
 
 
 def question_type(question: str) -> str | None:
@@ -152,23 +127,24 @@ def is_summary(question: str) -> bool:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, embed: Callable[[list[str]], np.ndarray], max_sentences: int,
-                 min_confidence: float | None = None, confident_answer: float | None = None,
-                 model: AnswerModel | Path | None = None):
-        self.embed = embed
-        self.max_sentences = max_sentences
-        self.model = model if isinstance(model, AnswerModel) else AnswerModel.load(model or MODEL_FILE)
-        self.min_confidence = self.model.min_confidence if min_confidence is None else min_confidence
-        self.confident_answer = self.model.confident_answer if confident_answer is None else confident_answer
-        self._word_cache: dict[str, np.ndarray] = {}  # words are few and recur: embed each once
+    """`reader` is a reader.Reader (anything with `logits(question, candidates)` and `calibration`)."""
 
-    def answer(self, question: str, query_vector: np.ndarray, passages: list[Passage],
-               texts: dict[str, str], titles: dict[str, str], dates: dict[str, str | None] | None = None,
-               earlier: str = "") -> Extracted:
+    def __init__(self, reader, max_sentences: int, min_confidence: float | None = None,
+                 confident_answer: float | None = None, read_limit: int = READ_LIMIT):
+        self.reader = reader
+        self.max_sentences = max_sentences
+        calibration = {**UNCALIBRATED, **(getattr(reader, "calibration", None) or {})}
+        self.calibration = Logistic(calibration["features"], calibration["weights"], calibration["bias"])
+        self.min_confidence = calibration["min_confidence"] if min_confidence is None else min_confidence
+        self.confident_answer = calibration["confident_answer"] if confident_answer is None else confident_answer
+        self.read_limit = read_limit
+
+    def answer(self, question: str, passages: list[Passage], texts: dict[str, str], titles: dict[str, str],
+               dates: dict[str, str | None] | None = None, earlier: str = "") -> Extracted:
         """The answer text with [n] markers, the cited sentences, the confidence and any disagreement.
-        `earlier` is what a follow-up continues (the previous question): its terms count half."""
+        `earlier` is what a follow-up continues (the previous question)."""
         dates = dates or {}
-        ranked = self.score(question, query_vector, passages, texts, titles, dates, earlier)
+        ranked = self.score(question, passages, texts, titles, dates, earlier)
         if not ranked or not words(question):
             return Extracted(ABSTAIN, [], 0.0)
         confidence = self.confidence(ranked)
@@ -188,8 +164,22 @@ class ExtractiveAnswerer:
             extracted.disagreements = [d.model() for d in disagreements]
         return extracted
 
+    def rerank(self, question: str, passages: list[Passage], texts: dict[str, str], titles: dict[str, str],
+               top_k: int) -> list[Passage]:
+        """The `top_k` passages whose best sentence the reader scores highest (fusion's order breaks ties),
+        ranked anew. Retrieval finds the topic; the reader finds the passage that answers."""
+        if len(passages) <= 1:
+            return passages[:top_k]
+        best = [-math.inf] * len(passages)
+        for s in self.score(question, passages, texts, titles):
+            for i, p in enumerate(passages):
+                if p.doc_id == s.doc_id and s.start < p.end and p.start < s.end:
+                    best[i] = max(best[i], s.logit)
+        order = sorted(range(len(passages)), key=lambda i: (-best[i], i))[:top_k]
+        return [passages[i].model_copy(update={"rank": rank}) for rank, i in enumerate(order, start=1)]
+
     def confidence(self, ranked: list[Sentence]) -> float:
-        return _sigmoid(self.model.confidence.logit(answer_features(ranked)))
+        return _sigmoid(self.calibration.logit(answer_features(ranked)))
 
     def _choose(self, ranked: list[Sentence]) -> list[Sentence]:
         return self._choose_from(ranked, self.max_sentences)
@@ -215,15 +205,15 @@ class ExtractiveAnswerer:
                 best[s.doc_id] = s
         return sorted(best.values(), key=lambda s: (dates.get(s.doc_id) or "9999", s.doc_id, s.start))
 
-    def score(self, question: str, query_vector: np.ndarray, passages: list[Passage], texts: dict[str, str],
-              titles: dict[str, str], dates: dict[str, str | None] | None = None, earlier: str = ""
+    def score(self, question: str, passages: list[Passage], texts: dict[str, str], titles: dict[str, str],
+              dates: dict[str, str | None] | None = None, earlier: str = "", limit: int | None = -1
               ) -> list[Sentence]:
-        """Every sentence of the passages, best first, with its features, log-odds and question coverage."""
+        """The sentences of the passages the reader read, best first, with their features and log-odds.
+        `limit`: the most sentences read (-1: `read_limit`; None: all), those holding the fewest question
+        terms left out."""
         sentences = self._sentences(passages, texts, titles)
         if not sentences:
             return []
-        vectors = self.embed([s.text for s in sentences])
-        cosines = vectors @ np.asarray(query_vector)
         weights = {**{t: 0.5 for t in _question_terms(earlier)}, **_question_terms(question)}
         required = {t for t in weights if t.isdigit()}  # a year or figure the question names
         # A figure the question names is a constraint, not a hint: "berth 7" is not answered by "berth 12".
@@ -231,78 +221,43 @@ class ExtractiveAnswerer:
         years = {t for t in required if is_year(t)}
         qtype = question_type(question)
         dates = dates or {}
-        # A sentence's context is what the reader sees with it: its report's title and date, and the
-        # report's retrieved passages.
+        # A sentence's context: its report's title and date, and the report's retrieved passages.
         contexts: dict[str, set[str]] = {}
-        read = [question]
         for p in passages:
             heading = f"{titles.get(p.doc_id, '')} {(dates.get(p.doc_id) or '').replace('-', ' ')}"
             contexts.setdefault(p.doc_id, _terms(heading)).update(_terms(p.text))
-            read += [heading, p.text]
-        near = self._near_terms(weights, contexts, surfaces(read))
-        weights = _rarity_weights(weights, {d: c | set(near.get(d, {})) for d, c in contexts.items()})
+        weights = _rarity_weights(weights, contexts)
         total = sum(weights.values()) or 1.0
-        for s, cos in zip(sentences, cosines):
+        for s in sentences:
             own = _terms(s.text)
             context = own | contexts[s.doc_id]
-            nearby = near.get(s.doc_id, {})
-            s.coverage = sum(w for t, w in weights.items() if t in context or t in nearby) / total if weights else 1.0
+            s.coverage = sum(w for t, w in weights.items() if t in context) / total if weights else 1.0
             typed = qtype is None or bool(PATTERNS[qtype].search(s.text))
             s.features = {
-                "cos": float(cos),
                 "terms": sum(w for t, w in weights.items() if t in own) / total if weights else 1.0,
-                "terms_near": sum(w for t, w in weights.items() if t in own or own & nearby.get(t, set())) / total
-                if weights else 1.0,
                 "coverage": s.coverage,
-                "type_match": float(qtype is not None and typed),
                 "type_miss": float(not typed),
                 "figure_miss": float(bool(required - own)),  # the "7" of "berth 7", the "2019" asked about
-                # The weightiest question term the sentence's report does not hold, in any words: what
-                # "banquet" is to a question about the summit banquet, when no report mentions one.
-                "focus_miss": max((w for t, w in weights.items() if t not in context and t not in nearby),
-                                  default=0.0) / RARITY_MAX,
-                "unit_match": float(qtype == "number" and _counts_asked_thing(s.text, weights)),
+                # The weightiest question term the sentence's report does not hold.
+                "focus_miss": max((w for t, w in weights.items() if t not in context), default=0.0) / RARITY_MAX,
                 "passage_rank": 1.0 / s.passage.rank,
-                "length": math.log1p(len(WORD.findall(s.text))) / 4,
             }
-            # A rare question word in a sentence about something else ("ties" in a baseball score, "tied")
-            # is no answer: the words count as much as the meaning agrees.
-            s.features["cos_terms"] = s.features["cos"] * s.features["terms_near"]
-            s.logit = self.model.ranker.logit(s.features)
-            s.score = round(_sigmoid(s.logit), 4)
             s.unmet = bool((required - years) - own or years - context)
+        limit = self.read_limit if limit == -1 else limit
+        if limit is not None and len(sentences) > limit:
+            # The reader costs a few milliseconds a sentence: those sharing least with the question are not read.
+            sentences = sorted(sentences, key=lambda s: -(s.features["terms"] + s.coverage / 2
+                                                         + s.features["passage_rank"] / 4))[:limit]
+        # A follow-up ("And how long did it take?") is read with what it follows.
+        asked = f"{earlier} {question}".strip() if earlier else question
+        logits = self.reader.logits(asked, [candidate_text(s.text, titles.get(s.doc_id, ""),
+                                                           previous_sentence(texts[s.doc_id], s.start))
+                                            for s in sentences])
+        for s, logit in zip(sentences, logits):
+            s.logit = float(logit)
+            s.score = round(_sigmoid(s.logit), 4)
+            s.features["reader"] = s.logit
         return sorted(sentences, key=rank_key)
-
-    def _near_terms(self, weights: dict[str, float], contexts: dict[str, set[str]],
-                    surface: dict[str, str]) -> dict[str, dict[str, set[str]]]:
-        """Question terms a report says in other words ("border" for "frontier", "signatures" for "wrote"):
-        {doc_id: {term: the words of the report close to it in the embedding space}}, for the terms
-        missing from the report. A stem is embedded as `surface` spells it ("study" embeds well, its stem
-        "studi" does not)."""
-        missing = {t for t in weights if not t.isdigit() and any(t not in c for c in contexts.values())}
-        if not missing:
-            return {}
-        vocabulary = sorted(set().union(*contexts.values()) | missing)
-        vectors = dict(zip(vocabulary, self._word_vectors([surface.get(t, t) for t in vocabulary])))
-        near: dict[str, dict[str, set[str]]] = {}
-        for doc_id, context in contexts.items():
-            words_ = [w for w in context if not w.isdigit()]
-            if not words_:
-                continue
-            matrix = np.stack([vectors[w] for w in words_])
-            for term in missing - context:
-                close = {words_[i] for i in np.flatnonzero(matrix @ vectors[term] >= NEAR_TERM)}
-                if close:
-                    near.setdefault(doc_id, {})[term] = close
-        return near
-
-    def _word_vectors(self, words: list[str]) -> list[np.ndarray]:
-        todo = list(dict.fromkeys(w for w in words if w not in self._word_cache))
-        if todo:
-            if len(self._word_cache) > 200_000:
-                self._word_cache.clear()
-            self._word_cache.update(zip(todo, self.embed(todo)))
-        return [self._word_cache[w] for w in words]
 
     def _sentences(self, passages: list[Passage], texts: dict[str, str], titles: dict[str, str]) -> list[Sentence]:
         from .verify import passage_window
@@ -413,16 +368,6 @@ def _terms(text: str) -> set[str]:
     return {_stem(w) for w in words(text)}
 
 
-def surfaces(texts: list[str]) -> dict[str, str]:
-    """{stem: the first word of `texts` with that stem}: what is embedded for a stem. It depends on these
-    texts alone, so the same question over the same passages always embeds the same words."""
-    out: dict[str, str] = {}
-    for text in texts:
-        for word in words(text):
-            out.setdefault(_stem(word), word)
-    return out
-
-
 def _question_terms(question: str) -> dict[str, float]:
     """Key terms of the question, each with weight 1 (rarity among the passages weighs them later); the
     words that frame a request ("summarize", "tell me") are left out."""
@@ -449,18 +394,19 @@ def rank_key(s: Sentence) -> tuple:
 
 
 def answer_features(ranked: list[Sentence]) -> dict[str, float]:
-    """What the confidence model sees: the ranker's log-odds for the best sentence, and the weight of the
-    weightiest question term its report does not hold in any words. (Fuller sets, with the best
-    sentence's other features and how many reports come close to it, did worse on held-out sets:
-    docs/answerer.md.)"""
+    """What the calibration may use: the reader's log-odds for the best sentence, how far ahead of the next
+    report's best it is, and the best sentence's cheap features (evals/calibrate_reader.py picks which pay)."""
     top = ranked[0]
-    return {"top_logit": top.logit, "focus_miss": top.features.get("focus_miss", 0.0)}
+    other = next((s.logit for s in ranked[1:] if s.doc_id != top.doc_id), top.logit - 10.0)
+    return {"top_logit": top.logit, "lead": min(10.0, top.logit - other),
+            **{name: top.features.get(name, 0.0) for name in ("focus_miss", "type_miss", "figure_miss", "terms",
+                                                              "coverage")}}
 
 
-def _counts_asked_thing(text: str, weights: dict[str, float]) -> bool:
-    """Does the sentence give a figure for something the question names ("73 freight cars" for "how many
-    freight cars")?"""
-    return any(v.unit & weights.keys() for v in values(text, "number"))
+def previous_sentence(text: str, start: int) -> str:
+    """The sentence before the one at `start` (its end, at least): what "he" or "the study" refers to."""
+    spans = sentence_spans(text, max(0, start - 300), start)
+    return text[spans[-1][0]:spans[-1][1]] if spans else ""
 
 
 def _sigmoid(x: float) -> float:

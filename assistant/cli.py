@@ -61,7 +61,9 @@ def _llm_settings(answerer: str | None, llm_model: str | None, llm_base_url: str
             "llm_api_key": llm_api_key, "strict": strict, "llm_mode": llm_mode}
 
 
-def _assistant(store: Path | None, config: Path | None, **overrides: object) -> Assistant:
+def _assistant(store: Path | None, config: Path | None, answers: bool = True, **overrides: object) -> Assistant:
+    """The Assistant of a command; `answers`: the command answers questions, so its reader is loaded (and a
+    reader that cannot load is reported) before any work."""
     from .core import Assistant
     from .generate import LLMError
     from .settings import load_settings
@@ -71,7 +73,8 @@ def _assistant(store: Path | None, config: Path | None, **overrides: object) -> 
         settings = load_settings(config, store=store, **overrides)
         assistant = Assistant(settings=settings)
         assistant.store  # open now, so that a mismatched store is reported here  # noqa: B018
-        assistant.answerer  # and a bad answerer_model file  # noqa: B018
+        if answers:
+            assistant.answerer  # noqa: B018
         # A missing model or URL is reported before any work (auto has none to miss: it falls back).
         if settings.answerer not in ("extractive", "auto"):
             assistant.llm_answerer(settings.answerer)
@@ -117,7 +120,7 @@ def ingest(
     """Add reports to the store, or update the ones that changed. Exit 3 when some files failed."""
     from .lock import StoreBusy
 
-    assistant = _assistant(store, config, chroma_url=chroma_url)
+    assistant = _assistant(store, config, answers=False, chroma_url=chroma_url)
     _refuse_if_served(assistant)
     try:
         report = assistant.ingest(paths, progress=not quiet and sys.stderr.isatty())
@@ -317,7 +320,7 @@ def format_answer(answer: Answer) -> str:
 def docs_list(store: StoreOpt = None, config: ConfigOpt = None, chroma_url: ChromaOpt = None,
               as_json: JsonOpt = False) -> None:
     """The documents in the store, newest first."""
-    docs = _assistant(store, config, chroma_url=chroma_url).documents()
+    docs = _assistant(store, config, answers=False, chroma_url=chroma_url).documents()
     if as_json:
         _print_json([d.model_dump(mode="json") for d in docs])
         return
@@ -331,7 +334,7 @@ def docs_show(doc_id: str, store: StoreOpt = None, config: ConfigOpt = None, chr
               as_json: JsonOpt = False) -> None:
     """One document: its metadata and full extracted text."""
     try:
-        doc = _assistant(store, config, chroma_url=chroma_url).document(doc_id)
+        doc = _assistant(store, config, answers=False, chroma_url=chroma_url).document(doc_id)
     except KeyError as exc:
         _fail(exc.args[0])
     if as_json:
@@ -349,7 +352,7 @@ def docs_remove(doc_ids: list[str], store: StoreOpt = None, config: ConfigOpt = 
     """Remove documents and all their chunks. Exit 1 if an id was not in the store."""
     from .lock import StoreBusy
 
-    assistant = _assistant(store, config, chroma_url=chroma_url)
+    assistant = _assistant(store, config, answers=False, chroma_url=chroma_url)
     _refuse_if_served(assistant)
     try:
         removed = assistant.remove(doc_ids)

@@ -118,10 +118,17 @@ class Assistant:
         return Retriever(self.store, self.store.vector_store(), self.embed_model, self.settings)
 
     @cached_property
+    def reader(self):
+        """The reader (reader.py): how likely a sentence answers a question. ReaderError when it cannot load."""
+        from .reader import READER_DIR, Reader
+
+        return Reader(self.settings.reader_model or READER_DIR, quantize=self.settings.reader_int8)
+
+    @cached_property
     def answerer(self) -> ExtractiveAnswerer:
         s = self.settings
-        return ExtractiveAnswerer(self.embed, s.answer_sentences, s.min_confidence, s.confident_answer,
-                                  s.answerer_model)
+        return ExtractiveAnswerer(self.reader, s.answer_sentences, s.min_confidence, s.confident_answer,
+                                  s.read_limit)
 
     @cached_property
     def embedding_cache(self):
@@ -296,15 +303,12 @@ class Assistant:
         finished_files.clear()
 
     def _embed_sentences(self, pending: list) -> None:
-        """Puts the sentences and words the extractive answerer will score into the embedding cache."""
-        from .answer import sentence_spans, words
+        """Puts the sentences that timelines and later-report notes compare into the embedding cache."""
+        from .answer import sentence_spans
         from .verify import passage_window
 
         texts = [doc.text[a:b] for doc, _, _, doc_nodes in pending for n in doc_nodes
                  for a, b in sentence_spans(doc.text, *passage_window(doc.text, n.start_char_idx, n.end_char_idx))]
-        texts += [w for doc, *_ in pending
-                  for w in words(f"{doc.meta.get('title') or ''} {(doc.meta.get('date') or '').replace('-', ' ')} "
-                                 f"{doc.text}")]
         self.embed(list(dict.fromkeys(texts)), urgent=False)
 
     @staticmethod
@@ -398,35 +402,27 @@ class Assistant:
         started = time.perf_counter()
         top_k = top_k or self.settings.top_k
         query = llm.condense(question, history) if llm and history else standalone_question(question, history or [])
-        query_vector = self.embed_query(query)
-        # One snapshot of the library for the whole question, while writers may be changing it.
-        with self.store.snapshot():
-            empty = self.store.empty()
-            passages = [] if empty else self.retriever.retrieve(query, query_vector.tolist(), top_k, filters)
-            texts = self.store.texts(p.doc_id for p in passages)
-            infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
+        empty, passages, texts, infos = self._passages(query, top_k, filters)
+        titles, dates = {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()}
         if empty:
             yield Answer(question=question, answer=EMPTY_STORE, abstained=True, citations=[], retrieved=[],
                          timings_ms=Timings(retrieve=0.0, answer=0.0, total=_ms(started)), answerer=name, query=query)
             return
         retrieved_at = time.perf_counter()
-        titles, dates = {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()}
         if llm is None:
             # A follow-up's passages come from the question with what it follows ("he" is Kim); among
             # them, its answer is what the follow-up itself asks (how he travelled, not how long).
-            earlier = query.removesuffix(question) if query != question else ""
-            own = self.embed_query(question) if earlier else None
-            extracted = self.answerer.answer(question, query_vector if own is None else own, passages, texts, titles,
-                                             dates, earlier)
+            earlier = query.removesuffix(question).strip() if query != question else ""
+            extracted = self.answerer.answer(question, passages, texts, titles, dates, earlier)
             text, citations, sentences = self._extract(extracted, passages, infos)
             confidence, disagreements = extracted.confidence, extracted.disagreements
             if stream:
                 yield text
         elif self.settings.llm_mode == "select":
-            ranked = self.answerer.score(question, query_vector, passages, texts, titles, dates)
+            ranked = self.answerer.score(question, passages, texts, titles, dates)
             extracted = self._select(llm, query, ranked) if ranked else None
             if extracted is None:  # the model named no sentence and did not say none does: the extractive choice
-                extracted = self.answerer.answer(question, query_vector, passages, texts, titles, dates)
+                extracted = self.answerer.answer(question, passages, texts, titles, dates)
             text, citations, sentences = self._extract(extracted, passages, infos)
             confidence, disagreements = extracted.confidence, extracted.disagreements
             if stream:
@@ -437,13 +433,13 @@ class Assistant:
             text, citations, sentences = self._compose(checks, passages, infos, strict)
             # How likely the passages answer the question: the extractive answerer's view of the same
             # passages (the verifier has already removed what they do not support).
-            ranked = self.answerer.score(question, query_vector, passages, texts, titles, dates)
+            ranked = self.answerer.score(question, passages, texts, titles, dates)
             confidence, disagreements = (self.answerer.confidence(ranked) if ranked else 0.0), []
             if not citations and passages:
                 # Nothing the model wrote is supported (small models often decline when the answer is
                 # there): the reports' own sentences answer instead, or the extractive answerer abstains.
                 # With it, small models answered more questions right than either alone (docs/generative.md).
-                extracted = self.answerer.answer(question, query_vector, passages, texts, titles, dates)
+                extracted = self.answerer.answer(question, passages, texts, titles, dates)
                 if extracted.selected:
                     name = "extractive"
                     text, citations, own = self._extract(extracted, passages, infos)
@@ -460,6 +456,27 @@ class Assistant:
                      low_confidence=bool(citations) and confidence < self.answerer.confident_answer,
                      timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
                                         answer=round((done - retrieved_at) * 1000, 1), total=_ms(started)))
+
+    def passages(self, query: str, top_k: int | None = None, filters: Filters | None = None
+                 ) -> tuple[list[Passage], dict[str, str], dict[str, DocumentInfo]]:
+        """The passages an answer to `query` is read from (retrieved, then reranked by the reader), with the
+        texts and particulars of their reports."""
+        return self._passages(query, top_k or self.settings.top_k, filters)[1:]
+
+    def _passages(self, query: str, top_k: int, filters: Filters | None
+                  ) -> tuple[bool, list[Passage], dict[str, str], dict[str, DocumentInfo]]:
+        query_vector = self.embed_query(query)
+        # One snapshot of the library for the whole question, while writers may be changing it.
+        with self.store.snapshot():
+            empty = self.store.empty()
+            passages = [] if empty else self.retriever.retrieve(query, query_vector.tolist(),
+                                                                max(top_k, self.settings.rerank_k), filters)
+            texts = self.store.texts(p.doc_id for p in passages)
+            infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
+        if len(passages) > top_k:
+            # The fused candidates, reordered by the reader's best sentence in each: the answer is in the top_k.
+            passages = self.answerer.rerank(query, passages, texts, {d: i.title for d, i in infos.items()}, top_k)
+        return empty, passages, texts, infos
 
     def _newer(self, question: str, text: str, citations: list[Citation], filters: Filters | None
                ) -> tuple[str, list[Citation], list[Update]]:
@@ -535,7 +552,9 @@ class Assistant:
             from .timeline import dated_sentences
 
             scored = passages + dated_sentences(passages, texts)
-        return self.answerer.score(text, vector, scored, texts, titles, dates), passages, texts, infos
+        # A timeline reads every dated sentence: its events are not the ones most like the topic's words.
+        limit = None if dated else -1
+        return self.answerer.score(text, scored, texts, titles, dates, limit=limit), passages, texts, infos
 
     @staticmethod
     def _citer(infos: dict[str, DocumentInfo], passages: list[Passage]):

@@ -52,9 +52,8 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=32, ge=1, description="Chunks per encoder batch.")
     sentence_vectors_at_ingest: bool = Field(
         default=False,
-        description="Also embed every chunk's sentences and words when ingesting (about twice the encoder's "
-                    "work), so that the first question over a passage does not wait for them "
-                    "(evals/benchmarks/RESULTS.md).")
+        description="Also embed every chunk's sentences when ingesting, so that timelines and later-report "
+                    "notes do not wait for them (evals/benchmarks/RESULTS.md).")
     top_k: int = Field(default=10, ge=1, le=100, description="Passages retrieved for an answer.")
     overview_k: int = Field(default=20, ge=1, le=100,
                             description="Passages retrieved for a timeline or a comparison by outlet.")
@@ -73,17 +72,26 @@ class Settings(BaseSettings):
         description="Each further chunk of a report already retrieved counts this much less (1: off).")
     answer_sentences: int = Field(default=3, ge=1, le=10,
                                   description="Most report sentences an extractive answer is made of.")
-    answerer_model: Path | None = Field(
-        default=None, description="The extractive answerer's fitted model (JSON); empty: the one shipped, "
-                                  "assistant/answerer_model.json (evals/fit_answerer.py writes both).")
+    reader_model: Path | None = Field(
+        default=None, description="Folder of the reader, the model that judges whether a sentence answers the "
+                                  "question; empty: the one shipped, assistant/reader_model (evals/train_reader.py).")
+    reader_int8: bool = Field(default=True, description="Run the reader with int8 weights: about twice as fast "
+                                                        "on a CPU, the same answers (docs/reader.md).")
+    rerank_k: int = Field(
+        default=30, ge=0, le=200,
+        description="Fused passages the reader reranks by their best sentence before the top_k are kept; "
+                    "top_k or fewer: no rerank.")
+    read_limit: int = Field(
+        default=64, ge=1, description="Most sentences the reader reads for an answer (a few ms each); those "
+                                      "holding fewest of the question's words are left out.")
     min_confidence: float | None = Field(
         default=None, ge=0, le=1,
         description="Extractive answers abstain when their confidence is below this; empty: the threshold fit with "
-                    "the answerer's model (assistant/answerer_model.json, docs/answerer.md).")
+                    "the reader's calibration (assistant/reader_model/reader.json, docs/reader.md).")
     confident_answer: float | None = Field(
         default=None, ge=0, le=1,
         description="Answers below this confidence are shown as low confidence (check the sources); empty: the "
-                    "value fit with the answerer's model.")
+                    "value fit with the reader's calibration.")
     max_file_mb: float = Field(default=100.0, gt=0, description="Files larger than this are refused.")
     max_document_mb: float = Field(
         default=10.0, gt=0, description="Reports longer than this many million characters are refused (a JSONL "

@@ -111,9 +111,9 @@ def find_disagreements(kind: str | None, ranked: Sequence[Sentence], chosen: Seq
     first, value = anchor
     # Another report's value counts when its sentence scores near the answer's and holds most of the
     # question's terms the answer's sentence holds: a date of another event in the story does not.
-    enough = SAME_TERMS * first.features.get("terms_near", 0.0)
+    enough = SAME_TERMS * first.features.get("terms", 0.0)
     candidates = [*chosen, *(s for s in ranked if s.logit >= floor and all(s is not c for c in chosen)
-                             and s.features.get("terms_near", 0.0) >= enough and not getattr(s, "unmet", False))]
+                             and s.features.get("terms", 0.0) >= enough and not getattr(s, "unmet", False))]
     by_key: dict[tuple, tuple[str, list[Sentence]]] = {}
     for s in candidates:
         same = next((v for v in values(s.text, kind) if same_thing(value, v)), None)

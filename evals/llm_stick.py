@@ -227,8 +227,7 @@ def confidence(row: dict, documents: dict[str, dict], assistant) -> float:
     """The extractive answerer's confidence that the recorded passages answer the question: selection mode
     abstains below its threshold without asking the model."""
     passages, texts, titles, dates = _passages(row, documents)
-    vector = assistant.embed_model.get_query_embedding(row["question"])
-    ranked = assistant.answerer.score(row["question"], vector, passages, texts, titles, dates)
+    ranked = assistant.answerer.score(row["question"], passages, texts, titles, dates)
     return assistant.answerer.confidence(ranked) if ranked else 0.0
 
 

