@@ -475,7 +475,8 @@ class Assistant:
             infos = {doc_id: self.store.document(doc_id) for doc_id in texts}
         if len(passages) > top_k:
             # The fused candidates, reordered by the reader's best sentence in each: the answer is in the top_k.
-            passages = self.answerer.rerank(query, passages, texts, {d: i.title for d, i in infos.items()}, top_k)
+            passages = self.answerer.rerank(query, passages, texts, {d: i.title for d, i in infos.items()}, top_k,
+                                            self.settings.rrf_k)
         return empty, passages, texts, infos
 
     def _newer(self, question: str, text: str, citations: list[Citation], filters: Filters | None

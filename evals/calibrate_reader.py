@@ -41,6 +41,7 @@ FEATURE_SETS = {
     "reader + all cheap features": ["top_logit", "lead", "focus_miss", "type_miss", "figure_miss", "terms", "coverage"],
 }
 SEED = 13
+PARSIMONY = 0.005  # log loss; the feature sets above are in order of size
 
 
 def reports(articles: list[dict]) -> list[dict]:
@@ -119,7 +120,10 @@ def fit(rows: list[dict]) -> dict:
         p = cross_validated(x, y)
         loss = -np.mean(y * np.log(np.clip(p, 1e-9, 1)) + (~y) * np.log(np.clip(1 - p, 1e-9, 1)))
         ablation[name] = {"log_loss": round(float(loss), 4), "auroc": round(auroc(p, y), 4)}
-    best = min(ablation, key=lambda n: ablation[n]["log_loss"])
+    # The fewest features within PARSIMONY of the lowest log loss: differences smaller than that flip from one
+    # fit to the next (a weight of either sign on the same feature), and a feature that does not pay is left out.
+    lowest = min(v["log_loss"] for v in ablation.values())
+    best = next(n for n in FEATURE_SETS if ablation[n]["log_loss"] <= lowest + PARSIMONY)
     features = FEATURE_SETS[best]
     x = np.array([[r[f] for f in features] for r in rows], dtype=float)
     weights, bias = fit_logistic(x, y)
@@ -225,19 +229,14 @@ def write_card(folder: Path) -> None:
         cal_abstained=cal["fit"]["unanswerable_abstained"], ablation=ablation))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reader", type=Path, default=ROOT / "assistant" / "reader_model")
-    parser.add_argument("--store", type=Path, default=ROOT / ".reader-work" / "calibration")
-    parser.add_argument("--questions", type=int, default=400, help="answerable, and as many unanswerable")
-    parser.add_argument("--rows", type=Path, default=None, help="keep the features of every question here")
-    args = parser.parse_args(argv)
+def collect_all(reader: Path, store: Path, n: int) -> list[dict]:
+    """The calibration articles and the training articles ingested as reports into `store`; the features of
+    n answerable and n unanswerable questions of the calibration articles."""
     from assistant import Assistant
-    from assistant.reader import META_FILE
     from assistant.settings import load_settings
 
     dev = {a["title"]: a for a in json.loads(SQUAD_DEV2.read_text(encoding="utf-8"))["data"]}
-    assistant = Assistant(settings=load_settings(store=args.store, reader_model=args.reader))
+    assistant = Assistant(settings=load_settings(store=store, reader_model=reader))
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "squad-calibration.jsonl"
         archive.write_text("".join(json.dumps(r) + "\n" for r in reports(
@@ -245,7 +244,23 @@ def main(argv: list[str] | None = None) -> int:
         report = assistant.ingest([archive])
         if report.failed:
             raise SystemExit(f"calibration store: {report.failed} reports failed")
-    rows = collect(assistant, questions([dev[t] for t in CALIBRATION_ARTICLES], args.questions, SEED))
+    return collect(assistant, questions([dev[t] for t in CALIBRATION_ARTICLES], n, SEED))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reader", type=Path, default=ROOT / "assistant" / "reader_model")
+    parser.add_argument("--store", type=Path, default=ROOT / ".reader-work" / "calibration")
+    parser.add_argument("--questions", type=int, default=400, help="answerable, and as many unanswerable")
+    parser.add_argument("--rows", type=Path, default=None, help="keep the features of every question here")
+    parser.add_argument("--refit", type=Path, default=None, help="fit again from the features kept by --rows")
+    args = parser.parse_args(argv)
+    from assistant.reader import META_FILE
+
+    if args.refit:  # the questions' features as a previous run kept them (--rows): only the fit is done again
+        rows = [json.loads(line) for line in args.refit.read_text().splitlines() if line.strip()]
+    else:
+        rows = collect_all(args.reader, args.store, args.questions)
     if args.rows:
         args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
     calibration = fit(rows)

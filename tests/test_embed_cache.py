@@ -4,7 +4,6 @@ import sqlite3
 
 import numpy as np
 
-from assistant.answer import surfaces
 from assistant.embed_cache import EmbeddingCache
 
 PARAGRAPHS = [f"Paragraph {i} of the port report. Inspectors counted {i * 7} containers at berth {i} on Monday, "
@@ -81,7 +80,7 @@ def test_a_store_that_cannot_hold_a_cache_still_ingests(fresh, tmp_path, monkeyp
 
 def test_sentence_vectors_at_ingest_leave_nothing_to_encode_for_a_first_question(tmp_path, model_parts):
     from assistant import Assistant
-    from assistant.answer import sentence_spans, words
+    from assistant.answer import sentence_spans
     from assistant.settings import load_settings
 
     a = Assistant(store=tmp_path / "store", settings=load_settings(sentence_vectors_at_ingest=True))
@@ -94,12 +93,4 @@ def test_sentence_vectors_at_ingest_leave_nothing_to_encode_for_a_first_question
     text = a.document(answer.retrieved[0].doc_id).text
     sentences = [text[s:e] for p in answer.retrieved for s, e in sentence_spans(text, p.start, p.end)]
     assert sentences and all(v is not None for v in a.embedding_cache.get(sentences))
-    passage_words = sorted({w for p in answer.retrieved for w in words(p.text)})
-    assert passage_words and all(v is not None for v in a.embedding_cache.get(passage_words))
     assert "49" in answer.answer
-
-
-def test_the_word_embedded_for_a_stem_depends_on_the_texts_read_alone():
-    # Once a process-wide map, so that what a process had read before chose the word, and the cache key.
-    assert surfaces(["Studies show this", "one study"])["studi"] == "studies"
-    assert surfaces(["one study", "Studies show this"])["studi"] == "study"
