@@ -410,8 +410,8 @@ class Assistant:
             return
         retrieved_at = time.perf_counter()
         if llm is None:
-            # A follow-up's passages come from the question with what it follows ("he" is Kim); among
-            # them, its answer is what the follow-up itself asks (how he travelled, not how long).
+            # A follow-up's passages come from the question with what it follows ("he" is Kim), and the
+            # reader reads it with what it follows too.
             earlier = query.removesuffix(question).strip() if query != question else ""
             extracted = self.answerer.answer(question, passages, texts, titles, dates, earlier)
             text, citations, sentences = self._extract(extracted, passages, infos)

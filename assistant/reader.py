@@ -67,9 +67,10 @@ def _checked_base(path: str) -> str:
 
 class Reader:
     """Loads the shipped weights over the base model (checked) and scores (question, candidate) pairs.
-    `quantize`: int8 linear layers at inference, about twice as fast on a CPU (figures in the model card)."""
+    `quantize`: int8 linear layers, about twice as fast on a CPU; torch quantizes activations per batch, so a
+    pair's score then depends on the other pairs in its batch (off by default: docs/reader.md)."""
 
-    def __init__(self, folder: str | Path = READER_DIR, base: str | Path | None = None, quantize: bool = True):
+    def __init__(self, folder: str | Path = READER_DIR, base: str | Path | None = None, quantize: bool = False):
         self.folder = Path(folder)
         meta_path = self.folder / META_FILE
         try:
@@ -90,6 +91,7 @@ class Reader:
 
     def _load(self, quantize: bool):
         import torch
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
         from sentence_transformers import CrossEncoder
         from transformers.utils import logging as transformers_logging
@@ -106,7 +108,7 @@ class Reader:
         weights = self.folder / WEIGHTS_FILE
         try:
             delta = load_file(str(weights))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, SafetensorError) as exc:
             raise ReaderError(f"reader {weights}: cannot load it ({exc}); `make reader` builds it") from None
         # "Converting a SentenceTransformer model", "classifier newly initialised": it is, and loaded below.
         verbosity, st_logger = transformers_logging.get_verbosity(), logging.getLogger("sentence_transformers")

@@ -75,8 +75,10 @@ class Settings(BaseSettings):
     reader_model: Path | None = Field(
         default=None, description="Folder of the reader, the model that judges whether a sentence answers the "
                                   "question; empty: the one shipped, assistant/reader_model (evals/train_reader.py).")
-    reader_int8: bool = Field(default=True, description="Run the reader with int8 weights: about twice as fast "
-                                                        "on a CPU, the same answers (docs/reader.md).")
+    reader_int8: bool = Field(
+        default=False, description="Run the reader with int8 linear layers: about twice as fast on a CPU, but its "
+                                   "scores move by up to 1.5 log-odds and depend on the other sentences in the "
+                                   "batch, so answers are not reproducible (docs/reader.md).")
     rerank_k: int = Field(
         default=30, ge=0, le=200,
         description="Fused passages the reader reranks by their best sentence before the top_k are kept; "

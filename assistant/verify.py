@@ -272,7 +272,9 @@ def _calendar(text: str, report_date: str | None) -> set[str]:
     out = {str(anchor.year)} if anchor else set()
     for day in found:
         out.add(day.strftime("%B").lower())
-        if anchor:  # a weekday needs the year
+        # A weekday needs the year; the report's own weekday counts only when the text gives no date ("met on
+        # 13 September" in a Friday's report does not make "met on a Friday").
+        if anchor and (day is not anchor or len(found) == 1):
             out.add(day.strftime("%A").lower())
     return out
 

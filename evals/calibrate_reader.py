@@ -152,7 +152,8 @@ It is [all-MiniLM-L6-v2](https://huggingface.co/sentence-transformers/all-MiniLM
 Apache-2.0), the weights the `{base_package}=={base_version}` package ships, fine-tuned here. The word embeddings
 were frozen in training, so `reader.safetensors` holds only what training changed, in fp16 ({size_mb:.1f} MB);
 the word embeddings are read from the package at load time, after its weights' sha256 is checked
-(`{base_sha}...`). It runs with int8 linear layers by default (`reader_int8`).
+(`{base_sha}...`). It runs in fp32; int8 linear layers (`reader_int8`) are about twice as fast, but torch
+quantizes activations per batch, so a score then depends on the other sentences read with it.
 
 ## Training data
 - **SQuAD 1.1 train** (Rajpurkar et al., 2016; CC BY-SA 4.0): {squad_questions} questions, seeded sample, each
@@ -175,8 +176,8 @@ binary cross-entropy, seed {seed}, on 2 CPU cores ({minutes} minutes including t
 
 | weights | top sentence holds the answer | answerability AUROC (best score) | pair accuracy |
 |---|---|---|---|
-| fp32 | {fp32_top1} | {fp32_auroc} | {fp32_pairs} |
-| int8 (default) | {int8_top1} | {int8_auroc} | {int8_pairs} |
+| fp32 (default) | {fp32_top1} | {fp32_auroc} | {fp32_pairs} |
+| int8 | {int8_top1} | {int8_auroc} | {int8_pairs} |
 
 ## Calibration
 `confidence` is a logistic model over {features}, fit on {cal_questions} questions of four other SQuAD 2.0
@@ -184,7 +185,8 @@ dev articles ({cal_articles}), asked through the product (retrieval, rerank, the
 those articles and the 16 training articles as reports. An answer is right when a sentence it cites holds the
 reference. `min_confidence` = {min_confidence} (abstain below), `confident_answer` = {confident_answer}.
 On those questions: {cal_right} of answerable questions answered right, {cal_abstained} of unanswerable ones
-abstained on. Feature sets compared by 5-fold cross-validated log loss (lower is better):
+abstained on. Feature sets compared by 5-fold cross-validated log loss (lower is better); the one with the
+fewest features within {parsimony} of the lowest is kept:
 
 | features | log loss | AUROC |
 |---|---|---|
@@ -226,7 +228,7 @@ def write_card(folder: Path) -> None:
         features=", ".join(f"`{f}`" for f in cal["features"]), cal_questions=cal["fit"]["questions"],
         cal_articles=", ".join(CALIBRATION_ARTICLES), min_confidence=cal["min_confidence"],
         confident_answer=cal["confident_answer"], cal_right=cal["fit"]["answerable_answered_right"],
-        cal_abstained=cal["fit"]["unanswerable_abstained"], ablation=ablation))
+        cal_abstained=cal["fit"]["unanswerable_abstained"], ablation=ablation, parsimony=PARSIMONY))
 
 
 def collect_all(reader: Path, store: Path, n: int) -> list[dict]:
