@@ -16,10 +16,13 @@ KNOWN_MISSES = {
     "cq-04": "the 'rocket launch site in the Russian Far East' sentence outranks the ones naming Vostochny",
     "cq-06": "cites 'Kim Jong-un's long rail journey ... was less a diplomatic milestone than a sales trip', not the "
              "armoured-train sentence",
-    "cq-07": "'Analysts counted 73 freight cars ..., according to a study released on Thursday' outranks the "
-             "sentence naming the website",
+    "cq-10": "the sentence on the covers hiding the cargo is read at confidence 0.3: below min_confidence (0.39), "
+             "so it abstains",
     "cq-17": "the departure sentence ('left Pyongyang on Sunday 10 September') scores low: confidence 0.26, so it "
              "abstains",
+    "cq-20": "'North Korea has failed twice this year ...' is read at a confidence below min_confidence: it abstains",
+    "cq-24": "'Containers are harder to read from orbit ... because their contents are hidden' is read at a "
+             "confidence below min_confidence: it abstains",
     "cq-25": "cites 'any arms exchange would breach UN Security Council resolutions', not the one naming 1718",
     "cq-28": "the score sentence ('Rivers United beat Lakeside Athletic 3-1 ...') scores low for 'final score of "
              "the derby': confidence 0.26, so it abstains",

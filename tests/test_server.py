@@ -75,8 +75,10 @@ def test_ask_takes_filters_top_k_history_answerer_and_strict(api, assistant):
     body = {"question": FREIGHT, "filters": {"sources": ["Lakeside Evening Post"]}, "top_k": 3,
             "answerer": "extractive", "strict": True}
     data = api.post("/api/ask", json=body).json()
-    assert len(data["retrieved"]) <= 3 and data["answerer"] == "extractive"
-    assert {c["source"] for c in data["citations"]} == {"Lakeside Evening Post"}
+    assert 0 < len(data["retrieved"]) <= 3 and data["answerer"] == "extractive"
+    # Its one report's copy of the count is read at confidence 0.37, under min_confidence: it may abstain.
+    assert {p["source"] for p in data["retrieved"]} == {"Lakeside Evening Post"}
+    assert {c["source"] for c in data["citations"]} <= {"Lakeside Evening Post"}
     history = [{"role": "user", "content": FREIGHT}, {"role": "assistant", "content": "73 freight cars."}]
     follow = api.post("/api/ask", json={"question": "And who reported it?", "history": history}).json()
     assert follow["query"] == assistant.ask("And who reported it?", history=history).query != "And who reported it?"
