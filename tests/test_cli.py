@@ -64,7 +64,7 @@ def test_ask_json_contract(store):
 
 def test_ask_readable_lists_sources(store):
     out = run("ask", "How long did Kim Jong-un's trip to Russia last?", "--store", store).stdout
-    assert "Sources:" in out and "[1]" in out and "seven days" in out
+    assert "Sources:" in out and "[1]" in out and "six days" in out and "seven" in out  # the reports differ
 
 
 def test_abstention_in_the_terminal(store):
