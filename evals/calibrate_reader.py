@@ -156,20 +156,26 @@ the word embeddings are read from the package at load time, after its weights' s
 quantizes activations per batch, so a score then depends on the other sentences read with it.
 
 ## Training data
-- **SQuAD 1.1 train** (Rajpurkar et al., 2016; CC BY-SA 4.0): {squad_questions} questions, seeded sample, each
-  against the sentences of its paragraph: the answer's sentence is the positive, two other sentences of the
-  paragraph hard negatives, and for 30% of them a sentence of another article an easy one. Questions whose
-  answer occurs twice in the paragraph, or crosses a sentence end, are skipped.
+- **SQuAD 1.1 train** (Rajpurkar et al., 2016; CC BY-SA 4.0): {squad_questions} questions a round, a fresh
+  seeded sample each round, each against the sentences of its paragraph: the answer's sentence is the
+  positive, two other sentences of the paragraph hard negatives, and for 30% of them a sentence of another
+  article an easy one. Questions whose answer occurs twice in the paragraph, or crosses a sentence end, are
+  skipped.
 - **SQuAD 2.0 dev** (Rajpurkar, Jia & Liang, 2018; CC BY-SA 4.0), 16 of the 25 articles in `../shared`
   (the list is fixed in `evals/train_reader.py`): the same, and each unanswerable question (written to look
   answerable) against three sentences of its paragraph, all negatives.
 - **MultiHop-RAG** (Tang & Yang, 2024; ODC-BY): each question's evidence facts from news articles as
   positives, facts of other questions on the same article as negatives, its unanswerable questions against
   the facts sharing most of their words.
+- **Entity-swapped twins** (round 2 only): for 30% of the answerable SQuAD questions, the question with one
+  name or figure its answer sentence holds replaced by another of the same article, against that sentence,
+  as a negative: it still looks answerable, and the sentence no longer answers it.
 
-{pairs} pairs ({positives} positive), one epoch, batch 32, learning rate 5e-5 (linear decay, 5% warm-up),
-binary cross-entropy, seed {seed}, on 2 CPU cores ({minutes} minutes including the figures). Nothing from
-`corpus/`, `evals/sets/`, DragonBall or RealTimeQA was trained, fit or tuned on.
+{rounds}
+
+Round 2 starts from round 1's weights. Batch 32, linear decay with 5% warm-up, binary cross-entropy, seed
+{seed}, on 2 CPU cores ({minutes} minutes in all). Nothing from `corpus/`, `evals/sets/`, DragonBall or
+RealTimeQA was trained, fit or tuned on.
 
 ## Figures on SQuAD 2.0 dev articles nothing was trained or fit on
 {held_articles}: {questions} questions ({answerable} answerable), each against every sentence of its paragraph.
@@ -209,6 +215,13 @@ Queries", 2024).
 """
 
 
+def rounds_table(rounds: list[dict]) -> str:
+    rows = [f"| {i} | {r['pairs']} ({r['positives']} positive) | {r['learning_rate']:g} | {r['swap_share']:.0%} | "
+            f"{r['minutes']} |" for i, r in enumerate(rounds, 1)]
+    return "\n".join(["| round (one epoch each) | pairs | learning rate | swapped twins | minutes |",
+                      "|---|---|---|---|---|", *rows])
+
+
 def write_card(folder: Path) -> None:
     """The model card, README.md beside the weights, from reader.json: its figures are the run's."""
     from assistant.reader import META_FILE, PREVIOUS_WORDS, WEIGHTS_FILE
@@ -220,7 +233,7 @@ def write_card(folder: Path) -> None:
     (folder / "README.md").write_text(CARD.format(
         previous_words=PREVIOUS_WORDS, base_package=meta["base_package"], base_version=meta["base_version"],
         base_sha=meta["base_sha256"][:16], size_mb=(folder / WEIGHTS_FILE).stat().st_size / 1e6,
-        squad_questions=training["squad_questions"], pairs=training["pairs"], positives=training["positives"],
+        squad_questions=training["squad_questions_per_round"], rounds=rounds_table(training["rounds"]),
         seed=training["seed"], minutes=training["minutes"], held_articles=", ".join(held["articles"]),
         questions=held["int8"]["questions"], answerable=held["int8"]["answerable"],
         **{f"{w}_{k}": held[w][m] for w in ("fp32", "int8") for k, m in

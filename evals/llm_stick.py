@@ -12,7 +12,8 @@ sample through the product's `openai` answerer, in each --llm-mode. It writes DI
 answer with the model's own reply, the passages it was given and the verifier's verdicts) and
 DIR/documents.jsonl (the reports those passages come from), so that tests replay the verifier without a
 model (tests/data/llm_stick/, labelled by hand: docs/generative.md). `score` prints the figures of a
-labelled fixture: python evals/llm_stick.py score tests/data/llm_stick.
+labelled fixture: python evals/llm_stick.py score tests/data/llm_stick. `gate` measures whether the reader
+would make the verifier better (docs/reader.md).
 """
 
 from __future__ import annotations
@@ -236,6 +237,8 @@ class Verdict(NamedTuple):
     true: bool | None  # the hand label; None: the sentence claims nothing ("The reports do not say.")
     score: float
     supported: bool
+    text: str = ""  # the sentence
+    span: object = None  # the verifier's best span for it (assistant.verify.Span)
 
 
 def sentence_verdicts(rows: list[dict], documents: dict[str, dict], verifier) -> list[Verdict]:
@@ -249,7 +252,8 @@ def sentence_verdicts(rows: list[dict], documents: dict[str, dict], verifier) ->
             label = labels.get(_plain(checked.text), "missing")
             if label == "missing":
                 raise ValueError(f"{row['model']} {row['id']}: sentence not labelled: {checked.text!r}")
-            out.append(Verdict(row, label, checked.score, checked.supported))
+            out.append(Verdict(row, label, checked.score, checked.supported, checked.text,
+                               checked.span))
     return out
 
 
@@ -344,6 +348,43 @@ def score(args: argparse.Namespace) -> None:
             print("  " + "  ".join(f"{k} {v}" for k, v in f.items()))
 
 
+def reader_gate(args: argparse.Namespace) -> None:
+    """Would the reader make the verifier better? A supported sentence is kept only when the reader's log-odds
+    for (the claim, or the question; its span) reaches a threshold fit on the train split (fewest misjudged
+    sentences; the lowest value on ties, i.e. no gate); prints true sentences flagged and false ones let
+    through on both splits, with and without the gate."""
+    from assistant import Assistant
+    from assistant.reader import candidate_text
+    from assistant.settings import load_settings
+    from assistant.verify import Verifier
+
+    rows, documents = load_fixture(args.fixture)
+    assistant = Assistant(settings=load_settings(store=args.store))
+    verifier = Verifier(assistant.embed, assistant.settings.min_support)
+    scored: dict[str, list[tuple[bool, bool, float, float]]] = {"train": [], "test": []}
+    for verdict in sentence_verdicts(rows, documents, verifier):
+        if verdict.true is None:
+            continue
+        logits = (-99.0, -99.0)
+        if verdict.span is not None:
+            span = candidate_text(verdict.span.text, documents[verdict.span.doc_id]["title"], "")
+            logits = (float(assistant.reader.logits(verdict.text, [span])[0]),
+                      float(assistant.reader.logits(verdict.row["question"], [span])[0]))
+        scored[verdict.row["split"]].append((verdict.true, verdict.supported, *logits))
+
+    def misjudged(split: str, which: int, threshold: float) -> tuple[int, int]:
+        kept = [(true, supported and s[which] >= threshold) for true, supported, *s in scored[split]]
+        return sum(t and not k for t, k in kept), sum(k and not t for t, k in kept)
+
+    for which, name in enumerate(("(claim, span)", "(question, span)")):
+        grid = [t / 4 for t in range(-32, 33)]
+        best = min(grid, key=lambda t: (sum(misjudged("train", which, t)), t))
+        print(f"reader gate on {name}: threshold fit on train {best}")
+        for split in ("train", "test"):
+            print(f"  {split}: true flagged, false let through: no gate {misjudged(split, which, -100)}, "
+                  f"gate {misjudged(split, which, best)}, at 0: {misjudged(split, which, 0.0)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -361,11 +402,11 @@ def main() -> None:
     sco.add_argument("--store", type=Path, default=CACHE / "corpus-store", help="any store: its embedding cache")
     sco.add_argument("--min-support", type=float, default=None)
     sco.add_argument("--fit", action="store_true", help="fit min_support on the train split first")
+    gate = commands.add_parser("gate", help="would the reader make the verifier better? (docs/reader.md)")
+    gate.add_argument("fixture", type=Path)
+    gate.add_argument("--store", type=Path, default=CACHE / "corpus-store", help="any store: its embedding cache")
     args = parser.parse_args()
-    if args.command == "record":
-        record(args)
-    else:
-        score(args)
+    {"record": record, "score": score, "gate": reader_gate}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -53,10 +53,16 @@ TRAIN_ARTICLES = ["Computational_complexity_theory", "Sky_(United_Kingdom)", "19
                   "European_Union_law", "Ctenophora", "Geology", "Pharmacy", "Construction", "Jacksonville,_Florida",
                   "Yuan_dynasty", "Intergovernmental_Panel_on_Climate_Change", "Prime_number", "Rhine", "Islamism",
                   "Imperialism", "French_and_Indian_War"]
+# Two rounds, each one epoch over a fresh sample of --squad-questions SQuAD 1.1 questions (the second sample
+# follows the first in the same seeded order) plus the SQuAD 2.0 and MultiHop-RAG pairs with fresh negatives.
+# Round 2 starts from round 1's weights, at a lower learning rate, and adds entity-swapped twins (swapped()).
+ROUNDS = [{"learning_rate": 5e-5, "swap_share": 0.0}, {"learning_rate": 3e-5, "swap_share": 0.3}]
 HARD_NEGATIVES = 2  # other sentences of the paragraph, per answerable question
 UNANSWERABLE_NEGATIVES = 3  # sentences of the paragraph, per unanswerable question
 EASY_SHARE = 0.3  # share of questions that also get a sentence from another article
 WORD = re.compile(r"\w+")
+# A name (capitalised words, maybe joined by "of"/"the"/"and"/"de") or a figure: what an entity swap replaces.
+ENTITY = re.compile(r"\b(?:[A-Z][\w'-]+(?:\s+(?:(?:of|the|and|de)\s+)?[A-Z][\w'-]+)*|\d[\d,.]*\d|\d)\b")
 
 
 def title_of(wiki_title: str) -> str:
@@ -93,12 +99,39 @@ def overlap(a: str, b: str) -> int:
     return len(set(WORD.findall(a.lower())) & set(WORD.findall(b.lower())))
 
 
-def squad_pairs(articles: list[dict], rng: random.Random, limit: int | None, pool: list[str]) -> list[dict]:
-    """(question, candidate, label) rows from SQuAD-format articles; at most `limit` questions, sampled."""
+def mid_sentence_names(text: str) -> list[str]:
+    """Names and figures of a text, leaving out capitalised words that open a sentence ("For", "Also")."""
+    return [m.group() for m in ENTITY.finditer(text)
+            if m.group()[0].isdigit() or (m.start() > 1 and text[m.start() - 2] not in ".!?:;\n\"")]
+
+
+def swapped(question: str, candidate: str, names: list[str], rng: random.Random) -> str | None:
+    """The question with one name or figure that its answer sentence holds replaced by another of the same
+    article that the candidate (sentence, title, context) does not hold. It still looks answerable, on the
+    same topic, but the sentence no longer answers it: SQuAD 2.0's commonest kind of unanswerable question,
+    made by rule. None when the question has nothing to swap."""
+    shared = [m for m in ENTITY.finditer(question) if m.start() > 0 and m.group() in candidate]
+    if not shared:
+        return None
+    old = rng.choice(shared)
+    figure = old.group()[0].isdigit()
+    others = [n for n in names if n[0].isdigit() == figure and n not in candidate and n not in question]
+    if not others:
+        return None
+    return question[:old.start()] + rng.choice(others) + question[old.end():]
+
+
+def squad_pairs(articles: list[dict], rng: random.Random, limit: int | None, pool: list[str], offset: int = 0,
+                swap_share: float = 0.0) -> list[dict]:
+    """(question, candidate, label) rows from SQuAD-format articles; at most `limit` questions, sampled (from
+    `offset` on in the seeded order); `swap_share` of the answerable ones also get an entity-swapped twin
+    against their answer sentence, as a negative."""
     questions = [(a["title"], p["context"], q) for a in articles for p in a["paragraphs"] for q in p["qas"]]
     rng.shuffle(questions)
     if limit is not None:
-        questions = questions[:limit]
+        questions = questions[offset:offset + limit]
+    names = {a["title"]: sorted({n for p in a["paragraphs"] for n in mid_sentence_names(p["context"])})
+             for a in articles} if swap_share else {}
     rows: list[dict] = []
     split: dict[str, list] = {}
     for title, text, qa in questions:
@@ -118,6 +151,10 @@ def squad_pairs(articles: list[dict], rng: random.Random, limit: int | None, poo
         rows += [row(qa["question"], spans[i][2], 0) for i in rng.sample(others, min(HARD_NEGATIVES, len(others)))]
         if rng.random() < EASY_SHARE:
             rows.append(row(qa["question"], rng.choice(pool), 0))
+        if swap_share and rng.random() < swap_share:
+            twin = swapped(qa["question"], spans[best][2], names[title], rng)
+            if twin:
+                rows.append(row(twin, spans[best][2], 0))
     return rows
 
 
@@ -151,7 +188,8 @@ def row(question: str, candidate: str, label: int) -> dict:
     return {"question": question, "candidate": candidate, "label": float(label)}
 
 
-def build_pairs(squad_questions: int, seed: int) -> list[dict]:
+def build_pairs(squad_questions: int, seed: int, round_: int = 0) -> list[dict]:
+    """The pairs of one round (0-based): its own slice of SQuAD 1.1 train, the rest drawn afresh."""
     rng = random.Random(seed)
     train = json.loads(SQUAD_TRAIN.read_text(encoding="utf-8"))["data"]
     dev = {a["title"]: a for a in json.loads(SQUAD_DEV2.read_text(encoding="utf-8"))["data"]}
@@ -159,8 +197,9 @@ def build_pairs(squad_questions: int, seed: int) -> list[dict]:
     if missing:
         raise SystemExit(f"{SQUAD_DEV2}: articles missing: {missing}")
     pool = [p["context"].split(". ")[0] for a in train for p in a["paragraphs"][:3]]
-    rows = squad_pairs(train, rng, squad_questions, pool)
-    rows += squad_pairs([dev[t] for t in TRAIN_ARTICLES], rng, None, pool)
+    swap = ROUNDS[round_]["swap_share"]
+    rows = squad_pairs(train, rng, squad_questions, pool, offset=round_ * squad_questions, swap_share=swap)
+    rows += squad_pairs([dev[t] for t in TRAIN_ARTICLES], rng, None, pool, swap_share=swap)
     rows += multihop_pairs(MULTIHOP, rng)
     rng.shuffle(rows)
     return rows
@@ -169,8 +208,10 @@ def build_pairs(squad_questions: int, seed: int) -> list[dict]:
 # --- training ---------------------------------------------------------------------------------------------
 
 
-def train(rows: list[dict], work: Path, steps: int | None, seed: int, batch: int = 32) -> Path:
-    """Trains with checkpoints in `work`; resumes from the last one. Returns the folder of the final model."""
+def train(rows: list[dict], work: Path, start: Path, learning_rate: float, steps: int | None, seed: int,
+          batch: int = 32) -> Path:
+    """Trains from `start` with checkpoints in `work`; resumes from the last one. Returns the folder of the
+    final model."""
     import torch
     from datasets import Dataset
     from sentence_transformers.cross_encoder import (
@@ -181,13 +222,13 @@ def train(rows: list[dict], work: Path, steps: int | None, seed: int, batch: int
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
     from transformers.trainer_utils import get_last_checkpoint
 
-    from assistant.reader import FROZEN, MAX_LENGTH, base_model_path
+    from assistant.reader import FROZEN, MAX_LENGTH
 
     final = work / "final"
     if (final / "config.json").exists():
         return final
     torch.manual_seed(seed)
-    model = CrossEncoder(str(base_model_path()), num_labels=1, max_length=MAX_LENGTH, device="cpu",
+    model = CrossEncoder(str(start), num_labels=1, max_length=MAX_LENGTH, device="cpu",
                          local_files_only=True)
     for name, param in model.model.named_parameters():
         if name == FROZEN:
@@ -196,7 +237,7 @@ def train(rows: list[dict], work: Path, steps: int | None, seed: int, batch: int
     args = CrossEncoderTrainingArguments(
         output_dir=str(work / "checkpoints"), seed=seed, data_seed=seed,
         per_device_train_batch_size=batch, num_train_epochs=1, max_steps=steps or -1,
-        learning_rate=5e-5, warmup_ratio=0.05, weight_decay=0.01, lr_scheduler_type="linear",
+        learning_rate=learning_rate, warmup_ratio=0.05, weight_decay=0.01, lr_scheduler_type="linear",
         save_strategy="steps", save_steps=100, save_total_limit=2, logging_steps=25,
         report_to="none", use_cpu=True, dataloader_num_workers=0, disable_tqdm=False)
     trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=dataset,
@@ -282,20 +323,30 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.settings import offline_environment
 
     offline_environment()
-    started = time.time()
-    args.work.mkdir(parents=True, exist_ok=True)
-    pairs_file = args.work / f"pairs-{args.squad_questions}-{args.seed}.jsonl"
-    if not pairs_file.exists():
-        rows = build_pairs(args.squad_questions, args.seed)
-        pairs_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    rows = [json.loads(line) for line in pairs_file.read_text().splitlines()]
-    if args.pairs:
-        rows = rows[:args.pairs]
-    print(f"{len(rows)} pairs, {sum(r['label'] for r in rows):.0f} positive", flush=True)
-    final = train(rows, args.work, args.steps, args.seed)
-    export(final, args.out, {"training": {"pairs": len(rows), "positives": int(sum(r["label"] for r in rows)),
-                                          "squad_questions": args.squad_questions, "seed": args.seed,
-                                          "steps": args.steps, "minutes": round((time.time() - started) / 60, 1)}})
+    from assistant.reader import base_model_path
+
+    model, rounds = base_model_path(), []
+    for number, settings in enumerate(ROUNDS, 1):
+        started = time.time()
+        work = args.work / f"round-{number}"
+        work.mkdir(parents=True, exist_ok=True)
+        pairs_file = work / f"pairs-{args.squad_questions}-{args.seed}.jsonl"
+        if not pairs_file.exists():
+            rows = build_pairs(args.squad_questions, args.seed, number - 1)
+            pairs_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        rows = [json.loads(line) for line in pairs_file.read_text().splitlines()]
+        if args.pairs:
+            rows = rows[:args.pairs]
+        print(f"round {number}: {len(rows)} pairs, {sum(r['label'] for r in rows):.0f} positive", flush=True)
+        done = work / "round.json"
+        model = train(rows, work, model, settings["learning_rate"], args.steps, args.seed)
+        if not done.exists():  # the minutes of the run that finished the round
+            done.write_text(json.dumps({"pairs": len(rows), "positives": int(sum(r["label"] for r in rows)),
+                                        **settings, "minutes": round((time.time() - started) / 60, 1)}) + "\n")
+        rounds.append(json.loads(done.read_text()))
+    export(model, args.out, {"training": {"rounds": rounds, "squad_questions_per_round": args.squad_questions,
+                                          "seed": args.seed, "steps": args.steps,
+                                          "minutes": round(sum(r["minutes"] for r in rounds), 1)}})
     from assistant.reader import Reader
 
     dev = {a["title"]: a for a in json.loads(SQUAD_DEV2.read_text(encoding="utf-8"))["data"]}

@@ -23,6 +23,8 @@ from .conftest import ROOT, store_copy
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = ROOT / "test-output" / "screenshots"
 FREIGHT = "How many freight cars did satellite images show at Tumangang station?"
+# The planted disagreement's own wording (tests/test_end_to_end.py): "about 70" is within the answer's margin.
+DIFFERS = "How many freight cars were at Tumangang station?"
 NEW_REPORT = """---
 title: Ferry crews walk out in Harbor City
 source: Harbor City Times
@@ -200,13 +202,14 @@ def test_timeline_tab_lists_events_in_order_and_a_row_opens_its_passage(page):
     rows = page.locator("#timeline tr.event")
     rows.first.wait_for(timeout=60_000)
     dates = [rows.nth(i).locator("td.when").inner_text().split("\n")[0] for i in range(rows.count())]
-    assert "2023-09-12" in dates and "2023-09-17" in dates and dates.index("2023-09-12") < dates.index("2023-09-17")
-    crossing = rows.filter(has_text="crossed into Russia").first
-    crossing.locator("td").nth(1).click()  # the row itself, not a [n]
+    assert "2023-09-13" in dates and "2023-09-17" in dates and dates.index("2023-09-13") < dates.index("2023-09-17")
+    meeting = rows.filter(has_text="Vostochny").first
+    meeting.locator("td").nth(1).click()  # the row itself, not a [n]
     mark = page.locator("#timeline-passage mark")
     mark.wait_for(timeout=20_000)
-    assert "crossed into Russia" in mark.inner_text() and "12 September" in mark.inner_text()
-    assert "Eastern Rail Gazette" in page.locator("#timeline-passage").inner_text()
+    assert "Vostochny" in mark.inner_text() and "13 September" in mark.inner_text()
+    passage = page.locator("#timeline-passage").inner_text()
+    assert "Lakeside Evening Post" in passage or "Harbor City Times" in passage  # the wire story and its copy
     page.evaluate("window.scrollTo(0, 0)")
     shot(page, "timeline")
     page.locator("#timeline-csv").click()
@@ -231,7 +234,7 @@ def test_a_timeline_flags_reports_that_date_an_event_differently(page):
 
 
 def test_by_outlet_view_marks_the_outlet_that_differs_and_opens_its_passage(page):
-    ask(page, FREIGHT)
+    ask(page, DIFFERS)
     note = page.locator("#conversation .a").last.locator(".update")
     assert note.count() >= 1 and "A later report" in note.first.inner_text()
     page.locator("#conversation .a").last.locator("button.by-outlet").click()

