@@ -65,9 +65,9 @@ def _assistant(store: Path | None, config: Path | None, answers: bool = True, **
     """The Assistant of a command; `answers`: the command answers questions, so its reader is loaded (and a
     reader that cannot load is reported) before any work."""
     from .core import Assistant
-    from .generate import LLMError
+    from .index.store import StoreMismatch, StoreUnavailable
+    from .read.generate import LLMError
     from .settings import load_settings
-    from .store import StoreMismatch, StoreUnavailable
 
     try:
         settings = load_settings(config, store=store, **overrides)
@@ -88,8 +88,8 @@ def _drop_if_built_differently(store: Path, config: Path | None) -> None:
     import shutil
 
     from .core import Assistant
+    from .index.store import StoreMismatch
     from .settings import load_settings
-    from .store import StoreMismatch
 
     try:
         Assistant(settings=load_settings(config, store=store)).store  # noqa: B018
@@ -118,7 +118,7 @@ def ingest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add reports to the store, or update the ones that changed. Exit 3 when some files failed."""
-    from .lock import StoreBusy
+    from .index.lock import StoreBusy
 
     assistant = _assistant(store, config, answers=False, chroma_url=chroma_url)
     _refuse_if_served(assistant)
@@ -168,7 +168,7 @@ def ask(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question from the reports, with its sources. Exit 4 when the LLM fails."""
-    from .generate import LLMError
+    from .read.generate import LLMError
 
     filters = _filters(sources, since, until, doc_ids)
     assistant = _assistant(store, config, retrieval_mode=retrieval, chroma_url=chroma_url,
@@ -214,7 +214,7 @@ def timeline(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write it to this file instead.")] = None,
 ) -> None:
     """The dated events the reports state about a topic, in the order they happened, each cited."""
-    from .timeline import to_csv, to_markdown
+    from .read.timeline import to_csv, to_markdown
 
     fmt = "json" if as_json else fmt
     if fmt not in ("text", "json", "markdown", "csv"):
@@ -350,7 +350,7 @@ def docs_show(doc_id: str, store: StoreOpt = None, config: ConfigOpt = None, chr
 def docs_remove(doc_ids: list[str], store: StoreOpt = None, config: ConfigOpt = None,
                 chroma_url: ChromaOpt = None, as_json: JsonOpt = False) -> None:
     """Remove documents and all their chunks. Exit 1 if an id was not in the store."""
-    from .lock import StoreBusy
+    from .index.lock import StoreBusy
 
     assistant = _assistant(store, config, answers=False, chroma_url=chroma_url)
     _refuse_if_served(assistant)
@@ -395,9 +395,9 @@ def serve(
     """Start the chat in the browser (Gradio) and the HTTP JSON API (/api/docs) over the store."""
     import os
 
-    from .lock import StoreServed
-    from .server import Users
-    from .server import serve as run_server
+    from .index.lock import StoreServed
+    from .serve.server import Users
+    from .serve.server import serve as run_server
 
     users = None
     try:
@@ -429,7 +429,7 @@ def hash_password_command(
     """Print a USER:HASH line for --auth-file; the password is read from the terminal (or stdin)."""
     import getpass
 
-    from .server import hash_password
+    from .serve.server import hash_password
 
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     if not password or ":" in user or not user:
@@ -439,7 +439,7 @@ def hash_password_command(
 
 def _refuse_if_served(assistant: Assistant) -> None:
     """A running server is the store's writer: a CLI write beside it is refused, never done behind its back."""
-    from .lock import served_by
+    from .index.lock import served_by
 
     server = served_by(Path(assistant.settings.store))
     if server:
@@ -505,7 +505,7 @@ def eval_run(
               f"the set's corpus in {set_path.with_suffix('.toml')} (evals/README.md)", code=2)
     typer.echo(f"store: {assistant.settings.store} ({len(assistant.documents())} documents)", err=True)
     out = out or Path("runs") / f"{set_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    from .generate import LLMError
+    from .read.generate import LLMError
 
     try:
         summary = run_eval(assistant, cases, out, top_k=top_k, progress=progress, set_path=str(set_path),
@@ -575,8 +575,8 @@ def eval_sweep(
     """Run a set under every combination of settings: one run folder each, and sweep.md/.html/.png with every
     headline figure and its 95% interval, and answer quality against latency."""
     from .evaluation.sweep import run_sweep
-    from .generate import LLMError
-    from .store import StoreMismatch, StoreUnavailable
+    from .index.store import StoreMismatch, StoreUnavailable
+    from .read.generate import LLMError
 
     try:
         page = run_sweep(set_path, grid, out, config=config, limit=limit, resamples=_resamples(resamples),

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import loaders
-from .answer import ABSTAIN, Extracted, ExtractiveAnswerer, compose
+from .ingest import loaders
 from .models import (
     Answer,
     AnswerSentence,
@@ -30,6 +29,7 @@ from .models import (
     Timings,
     Update,
 )
+from .read.answer import ABSTAIN, Extracted, ExtractiveAnswerer, compose
 from .settings import Settings, load_settings, offline_environment
 
 EMPTY_STORE = "The store holds no reports yet: ingest some first (assistant ingest PATH)."
@@ -63,7 +63,7 @@ class Assistant:
 
     @cached_property
     def store(self):
-        from .store import Store
+        from .index.store import Store
 
         build = {"embedding_model": Path(self.model_path).name, "chunk_size": self.settings.chunk_size,
                  "chunk_overlap": self.settings.chunk_overlap, "chunk_header": ",".join(self._header_keys)}
@@ -84,7 +84,7 @@ class Assistant:
         """Encodes for every thread (questions in parallel, an ingest beside them): batching.py."""
         import torch
 
-        from .batching import EncoderQueue
+        from .index.batching import EncoderQueue
 
         model = self.embed_model
         return EncoderQueue(lambda texts, kind: model._embed(texts, prompt_name=kind), self.settings.embed_batch_size,
@@ -98,7 +98,7 @@ class Assistant:
     def chunker(self):
         from transformers import AutoTokenizer
 
-        from .chunking import Chunker
+        from .ingest.chunking import Chunker
 
         tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         return Chunker(lambda text: tokenizer.encode(text, add_special_tokens=False, verbose=False),
@@ -107,20 +107,20 @@ class Assistant:
 
     @property
     def _header_keys(self) -> tuple[str, ...]:
-        from .chunking import HEADER_KEYS
+        from .ingest.chunking import HEADER_KEYS
 
         return HEADER_KEYS if self.settings.contextual_headers else ()
 
     @cached_property
     def retriever(self):
-        from .retrieve import Retriever
+        from .search.retrieve import Retriever
 
         return Retriever(self.store, self.store.vector_store(), self.embed_model, self.settings)
 
     @cached_property
     def reader(self):
         """The reader (reader.py): how likely a sentence answers a question. ReaderError when it cannot load."""
-        from .reader import READER_DIR, Reader
+        from .read.reader import READER_DIR, Reader
 
         return Reader(self.settings.reader_model or READER_DIR, quantize=self.settings.reader_int8)
 
@@ -135,7 +135,7 @@ class Assistant:
         """The store's embedding cache, or None when the store folder cannot hold one (read-only)."""
         import sqlite3
 
-        from .embed_cache import EmbeddingCache, model_id
+        from .index.embed_cache import EmbeddingCache, model_id
 
         try:
             return EmbeddingCache(Path(self.settings.store), model_id(self.model_path))
@@ -203,7 +203,7 @@ class Assistant:
     def _write(self) -> Iterator[None]:
         """Be the store's only writer (in this process, and across processes by the writer lock), first
         repairing what a write cut short left behind."""
-        from .lock import writer
+        from .index.lock import writer
 
         with self._writing, writer(Path(self.settings.store), self.settings.ingest_wait_seconds) as interrupted:
             if interrupted:
@@ -304,8 +304,7 @@ class Assistant:
 
     def _embed_sentences(self, pending: list) -> None:
         """Puts the sentences that timelines and later-report notes compare into the embedding cache."""
-        from .answer import sentence_spans
-        from .verify import passage_window
+        from .text import passage_window, sentence_spans
 
         texts = [doc.text[a:b] for doc, _, _, doc_nodes in pending for n in doc_nodes
                  for a, b in sentence_spans(doc.text, *passage_window(doc.text, n.start_char_idx, n.end_char_idx))]
@@ -336,7 +335,7 @@ class Assistant:
     def warm(self) -> None:
         """Load the model and open the store, finish a write that was cut short, and answer one question, so
         that the first real question costs what any other does (`serve` calls it before it says ready)."""
-        from .lock import DIRTY_FILE
+        from .index.lock import DIRTY_FILE
 
         if (Path(self.settings.store) / DIRTY_FILE).exists():
             with self._write():
@@ -349,7 +348,7 @@ class Assistant:
 
     @cached_property
     def verifier(self):
-        from .verify import Verifier
+        from .read.verify import Verifier
 
         return Verifier(self.embed, self.settings.min_support)
 
@@ -357,14 +356,14 @@ class Assistant:
     def auto_answerer(self) -> tuple[str, Settings]:
         """What answerer "auto" is on this machine, looked for once: ("ollama", settings naming its model)
         or ("extractive", ...) (llms.resolve_answerer)."""
-        from .llms import resolve_answerer
+        from .read.llms import resolve_answerer
 
         return resolve_answerer(self.settings)
 
     def llm_answerer(self, name: str):
         """The generative answerer `name` (openai, ollama, llamacpp, or auto when it found Ollama) from the
         llm_* settings, built once. Raises LLMError, naming the missing setting, when it cannot be built."""
-        from .generate import GenerativeAnswerer, make_llm
+        from .read.generate import GenerativeAnswerer, make_llm
 
         cache = self.__dict__.setdefault("_llm_answerers", {})
         if name not in cache:
@@ -482,7 +481,7 @@ class Assistant:
     def _newer(self, question: str, text: str, citations: list[Citation], filters: Filters | None
                ) -> tuple[str, list[Citation], list[Update]]:
         """Notes for cited values that a later report in scope gives differently (outlets.py)."""
-        from .outlets import later_scope, update_sentence, updates
+        from .read.outlets import later_scope, update_sentence, updates
 
         scope = later_scope(question, citations, filters)
         if scope is None:
@@ -498,7 +497,7 @@ class Assistant:
     def timeline(self, topic: str, filters: Filters | None = None, top_k: int | None = None) -> Timeline:
         """The dated events the reports state about `topic`, in the order they happened, each with every
         report that states it (timeline.py)."""
-        from .timeline import build
+        from .read.timeline import build
 
         if not topic or not topic.strip():
             raise ValueError("the topic is empty")
@@ -516,7 +515,7 @@ class Assistant:
     def compare(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Comparison:
         """For each outlet in scope, its sentence that best answers `question` or "not covered"; outlets
         giving different values are marked (outlets.py)."""
-        from .outlets import by_outlet
+        from .read.outlets import by_outlet
 
         if not question or not question.strip():
             raise ValueError("the question is empty")
@@ -550,7 +549,7 @@ class Assistant:
         titles, dates = {d: i.title for d, i in infos.items()}, {d: i.date for d, i in infos.items()}
         scored = passages
         if dated:
-            from .timeline import dated_sentences
+            from .read.timeline import dated_sentences
 
             scored = passages + dated_sentences(passages, texts)
         # A timeline reads every dated sentence: its events are not the ones most like the topic's words.
@@ -596,7 +595,7 @@ class Assistant:
                   infos: dict[str, DocumentInfo], stream: bool) -> Iterator[str]:
         """Prompts the LLM with the passages widened to whole sentences; yields its text as it comes when
         streaming; returns all of it."""
-        from .verify import passage_window
+        from .text import passage_window
 
         if not passages:  # nothing to answer from: no call, and the verifier abstains
             return ""

@@ -255,7 +255,7 @@ def sentence_verdicts(rows: list[dict], documents: dict[str, dict], verifier) ->
 
 def _plain(text: str) -> str:
     """A sentence as labelled, whatever layout (markdown) the verifier's splitter has since learnt to drop."""
-    from assistant.verify import MARKDOWN
+    from assistant.read.verify import MARKDOWN
 
     return " ".join(MARKDOWN.sub("", text).split())
 
@@ -322,8 +322,8 @@ def score(args: argparse.Namespace) -> None:
     """The figures of a labelled fixture, on its train and test splits, with the verifier as it is now;
     with --fit, the threshold fit on the train split first."""
     from assistant import Assistant
+    from assistant.read.verify import Verifier
     from assistant.settings import load_settings
-    from assistant.verify import Verifier
 
     rows, documents = load_fixture(args.fixture)
     assistant = Assistant(settings=load_settings(store=args.store))

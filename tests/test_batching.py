@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from assistant.batching import BULK_EVERY, EncoderQueue
+from assistant.index.batching import BULK_EVERY, EncoderQueue
 
 
 class Recorder:

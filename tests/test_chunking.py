@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from assistant.chunking import Chunker, WindowError
+from assistant.ingest.chunking import Chunker, WindowError
 
 from .conftest import CORPUS, shared_file
 

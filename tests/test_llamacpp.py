@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.llms import LLMError, make_llm
 from assistant.models import Answer
+from assistant.read.llms import LLMError, make_llm
 from assistant.settings import Settings
 
 pytestmark = pytest.mark.slow

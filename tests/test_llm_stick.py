@@ -8,7 +8,7 @@ import importlib.util
 
 import pytest
 
-from assistant.verify import Verifier
+from assistant.read.verify import Verifier
 
 from .conftest import ROOT
 

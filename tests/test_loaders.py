@@ -3,8 +3,8 @@ import zipfile
 
 import pytest
 
-from assistant import loaders
-from assistant.loaders import LoadError, find_files, iso_date, load_file
+from assistant.ingest import loaders
+from assistant.ingest.loaders import LoadError, find_files, iso_date, load_file
 
 from .conftest import CORPUS, shared_file
 

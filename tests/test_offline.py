@@ -99,7 +99,7 @@ cli = a.ask(FREIGHT).citations[0].quote
 
 from gradio_client import Client
 import threading, uvicorn
-from assistant.server import Service, create_server
+from assistant.serve.server import Service, create_server
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))

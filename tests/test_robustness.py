@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import loaders
-from assistant.loaders import LoadError, load_file
+from assistant.ingest import loaders
+from assistant.ingest.loaders import LoadError, load_file
 
 from .conftest import CORPUS
 

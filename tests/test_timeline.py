@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.models import Filters
-from assistant.timeline import dates_in, to_csv, to_markdown
+from assistant.read.timeline import dates_in, to_csv, to_markdown
 
 TRIP = "Kim Jong Un's trip to Russia"
 STUDY = "When was the Beyond Parallel study published?"

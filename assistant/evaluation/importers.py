@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..loaders import clean_doc_id
+from ..ingest.loaders import clean_doc_id
 
 Source = str | Path
 Row = dict[str, Any]

@@ -210,7 +210,7 @@ def _plan(index: int, values: dict[str, str], config: str | Path | None, corpus:
 def _check(settings, label: str) -> None:
     """The errors a combination would otherwise meet only when its turn came, possibly hours in."""
     from ..core import Assistant
-    from ..llms import LLMError, make_llm
+    from ..read.llms import LLMError, make_llm
 
     try:
         Assistant(settings=settings).answerer  # the extractive answerer's model file  # noqa: B018

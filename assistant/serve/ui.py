@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .core import Assistant
-from .models import Answer, Filters
+from ..core import Assistant
+from ..models import Answer, Filters
 
 if TYPE_CHECKING:
     from .server import Service
@@ -434,8 +434,8 @@ def create_app(service: Service | Assistant):
         return gr.skip() if citation is None else passage_of(citation, "The event as this report states it.")
 
     def export_timeline(timeline, kind):
-        from .models import Timeline
-        from .timeline import to_csv, to_markdown
+        from ..models import Timeline
+        from ..read.timeline import to_csv, to_markdown
 
         if not timeline:
             return gr.skip()

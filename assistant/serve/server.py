@@ -38,9 +38,9 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .core import Assistant
-from .models import Answer, Comparison, Filters, Timeline
-from .settings import Answerer
+from ..core import Assistant
+from ..models import Answer, Comparison, Filters, Timeline
+from ..settings import Answerer
 
 HASH_SCHEME = "pbkdf2_sha256"
 HASH_ITERATIONS = 200_000
@@ -240,8 +240,8 @@ def create_server(service: Service, users: Users | None = None):
     import gradio as gr
     from fastapi_offline import FastAPIOffline
 
-    from .generate import LLMError
-    from .lock import StoreBusy
+    from ..index.lock import StoreBusy
+    from ..read.generate import LLMError
     from .ui import CSS, create_app, unsupported
 
     assistant = service.assistant
@@ -301,7 +301,7 @@ def create_server(service: Service, users: Users | None = None):
     async def timeline(request: TimelineRequest) -> JSONResponse | PlainTextResponse:
         """The dated events the reports state about a topic, oldest first: `assistant timeline --json`, or
         its Markdown or CSV export."""
-        from .timeline import to_csv, to_markdown
+        from ..read.timeline import to_csv, to_markdown
 
         result = await run(functools.partial(service.timeline, request.topic, filters=request.filters,
                                              top_k=request.top_k))
@@ -408,7 +408,7 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, users
     """Serve until stopped. Refuses (StoreServed) when another server holds the store."""
     import uvicorn
 
-    from .lock import serving
+    from ..index.lock import serving
 
     service = Service(assistant, assistant.settings.workers)
     app = create_server(service, users)

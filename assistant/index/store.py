@@ -17,7 +17,7 @@ from pathlib import Path
 
 from llama_index.core.schema import TextNode
 
-from .models import DocumentInfo, DocumentText, Filters
+from ..models import DocumentInfo, DocumentText, Filters
 
 COLLECTION = "chunks"
 SCHEMA = """

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from ..models import Citation, DisagreementValue, DocumentInfo, Filters, OutletView, Update
 from .answer import DISAGREEMENT_MARGIN, Sentence, question_type
-from .models import Citation, DisagreementValue, DocumentInfo, Filters, OutletView, Update
 from .values import Value, same_thing, values
 
 Cite = Callable[[int, str, int, int, str, float], Citation]
