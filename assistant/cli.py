@@ -396,8 +396,8 @@ def serve(
     import os
 
     from .index.lock import StoreServed
-    from .serve.server import Users
     from .serve.server import serve as run_server
+    from .serve.users import Users
 
     users = None
     try:
@@ -429,7 +429,7 @@ def hash_password_command(
     """Print a USER:HASH line for --auth-file; the password is read from the terminal (or stdin)."""
     import getpass
 
-    from .serve.server import hash_password
+    from .serve.users import hash_password
 
     password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
     if not password or ":" in user or not user:

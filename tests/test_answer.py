@@ -89,7 +89,8 @@ def test_no_disagreement_when_reports_agree_or_score_too_low_or_the_question_ask
 
 
 def test_a_sentence_without_the_figure_asked_about_ranks_after_one_with_it():
-    from assistant.read.answer import Sentence, rank_key
+    from assistant.read.answer import rank_key
+    from assistant.read.sentences import Sentence
 
     berth_12 = Sentence("a", 0, 10, "84 containers at berth 12", None, logit=2.0, unmet=True)
     berth_7 = Sentence("a", 20, 30, "49 containers at berth 7", None, logit=-1.0)

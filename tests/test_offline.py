@@ -99,7 +99,8 @@ cli = a.ask(FREIGHT).citations[0].quote
 
 from gradio_client import Client
 import threading, uvicorn
-from assistant.serve.server import Service, create_server
+from assistant.serve.server import create_server
+from assistant.serve.service import Service
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))

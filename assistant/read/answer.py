@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..models import Disagreement, Passage
 from ..text import WORD, passage_window, sentence_spans, stem, terms, words
 from .reader import candidate_text
+from .sentences import Sentence
 from .values import find_disagreements, is_year
 
 RARITY_MIN, RARITY_MAX = 0.25, 2.0  # bounds of a question term's weight (see _rarity_weights)
@@ -65,20 +66,6 @@ FRAME_WORDS = frozenset("""summarize summarise summary sum rundown run-down over
 tell know known explain describe details detail anything everything happened happen please reports articles stories
 sources disagree differ agree question get got gets set sets make made makes take took takes go went goes come came
 put""".split())  # noqa: SIM905
-
-
-@dataclass
-class Sentence:
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    passage: Passage
-    features: dict[str, float] = field(default_factory=dict)
-    logit: float = 0.0  # the ranker's log-odds that this sentence answers the question
-    score: float = 0.0  # the same as a probability
-    coverage: float = 0.0  # share of the question's key terms in this sentence, its passage and title
-    unmet: bool = False  # lacks a figure the question names: ranked after every sentence that has it
 
 
 @dataclass

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..models import Citation, DocumentInfo, Passage, TimelineConflict, TimelineEvent
 from ..text import sentence_spans, terms, words
-from .answer import Sentence
+from .sentences import Sentence
 
 MARGIN = 3.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
 # A report is about the topic when its best sentence scores this close to the best of all: in the corpus,

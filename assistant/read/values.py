@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..models import Disagreement, DisagreementValue
 
 if TYPE_CHECKING:
-    from .answer import Sentence
+    from .sentences import Sentence
 
 NUMBER_WORDS = {w: i for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",

@@ -20,7 +20,7 @@ from ..core import Assistant
 from ..models import Answer, Filters
 
 if TYPE_CHECKING:
-    from .server import Service
+    from .service import Service
 
 EXAMPLES = [
     "How many freight cars did satellite images show at Tumangang station?",
@@ -340,7 +340,7 @@ def create_app(service: Service | Assistant):
     """The chat over a Service (server.py), or over an Assistant alone (one question at a time, no warm-up)."""
     import gradio as gr
 
-    from .server import Service
+    from .service import Service
 
     if isinstance(service, Assistant):
         service = Service(service, workers=1)
