@@ -135,8 +135,10 @@ def run_sweep(set_path: str | Path, grid: Sequence[str] | Mapping[str, Sequence[
         assistant = Assistant(settings=settings)
         # Components another combination already loaded: the model (seconds to load), the chunker (which
         # depends on the chunk settings too) and the open store.
-        _share(assistant, model_donors.get((settings.embedding_model, settings.embed_batch_size)),
-               ("embed_model", "encoder"))
+        donor = model_donors.get((settings.embedding_model, settings.embed_batch_size))
+        _share(assistant, donor, ("embed_model",))
+        if donor is not None and "embedder" in donor.__dict__:
+            _share(assistant.embedder, donor.embedder, ("encoder",))
         _share(assistant, chunker_donors.get(_chunking(settings)), ("chunker",))
         if plan.store in stores:
             assistant.__dict__["store"] = stores[plan.store]

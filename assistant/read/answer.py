@@ -324,3 +324,16 @@ def _sigmoid(x: float) -> float:
 def _same_content(a: str, b: str) -> bool:
     ta, tb = terms(a), terms(b)
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.7
+
+
+FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those|there|then)\b|^\s*(and|but|"
+                       r"what about|how about|also)\b", re.I)
+
+
+def standalone_question(question: str, history: list[dict]) -> str:
+    """A follow-up ("And when did it start?") is read together with the previous question, so that
+    retrieval knows what "it" is. Without an LLM to rewrite it, the previous question is prepended."""
+    previous = [m["content"] for m in history if m.get("role") == "user" and str(m.get("content", "")).strip()]
+    if previous and (FOLLOW_UP.search(question) or len(question.split()) <= 4):
+        return f"{previous[-1]} {question}"
+    return question
