@@ -28,7 +28,7 @@ BY_ID = {q["id"]: q for q in corpus_questions()}
 # Answerable questions whose reference answer the extractive answerer gives in so many words.
 API_IDS = ["cq-01", "cq-07", "cq-08", "cq-09", "cq-11", "cq-12", "cq-13", "cq-14", "cq-15", "cq-16"]
 CHAT_IDS = [*API_IDS, "cq-18", "cq-19", "cq-21", "cq-22", "cq-23", "cq-26", "cq-27", "cq-29", "cq-30", "cq-31"]
-# Read with the session's own previous question (read/answer.py: standalone_question): the answer depends on the history.
+# Read with the session's own previous question (answer.standalone_question): the answer depends on the history.
 FOLLOW_UPS = ["And who reported it?", "When did that happen?", "Where was that?"]
 # Records, in each page, when the n-th answer is complete (the streamed text is replaced by the verified
 # answer): a MutationObserver, so that the time is right even while the test waits on another page.
