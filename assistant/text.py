@@ -19,9 +19,6 @@ kind way ever yet still well
 """.split())  # noqa: SIM905
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 POSSESSIVE = re.compile(r"'s$")
-# A sentence ends at . ! ? (and closing quotes) before a space, or at a line break; not after the "a.m."
-# and "p.m." of a time ("shortly after 3 p.m. on Tuesday"), as the sentence splitter knows too.
-SENTENCE_END = re.compile(r"(?<!\b[ap]\.m)[.!?][\"'”’)\]]*\s|\n")
 WINDOW_REACH = 300  # characters a passage is widened by, at most, to whole sentences
 
 
@@ -107,14 +104,15 @@ def terms(text: str) -> set[str]:
 
 
 def passage_window(text: str, start: int, end: int) -> tuple[int, int]:
-    """A chunk widened to whole sentences: chunks are cut by word pieces, sentences are what is quoted."""
-    head = text[max(0, start - WINDOW_REACH):start]
-    ends = list(SENTENCE_END.finditer(head))
-    new_start = 0 if start <= WINDOW_REACH else start  # no sentence end near: the text's start, or as it is
-    if ends:
-        new_start = start - len(head) + ends[-1].end()
-    tail = SENTENCE_END.search(text, max(end - 1, new_start), min(len(text), end + WINDOW_REACH))
-    new_end = len(text) if len(text) - end <= WINDOW_REACH else end
-    if tail:
-        new_end = tail.start() + len(tail.group(0).rstrip())
+    """A chunk widened to whole sentences (sentence_spans'): chunks are cut by word pieces, sentences are what
+    is quoted. It reaches WINDOW_REACH characters each way at most; a sentence longer than that is cut where the
+    chunk is."""
+    low, high = max(0, start - WINDOW_REACH), min(len(text), end + WINDOW_REACH)
+    spans = sentence_spans(text, low, high)
+    new_start, new_end = start, end
+    for i, (a, b) in enumerate(spans):
+        if a <= start < b and (i or low == 0):  # the window's first sentence may have begun before it
+            new_start = a
+        if a < end <= b and (i < len(spans) - 1 or high == len(text)):
+            new_end = b
     return new_start, max(new_end, end)
