@@ -1,4 +1,6 @@
-"""The Assistant: the one Python API that the CLI, the chat and the evaluations call."""
+"""The Assistant: the one Python API that the CLI, the chat and the evaluations call. It builds each
+component once, on first use, and calls the stages in order (docs/architecture.md): ingest, then for a
+question search, read and compose. The work is in the stages."""
 
 from __future__ import annotations
 

@@ -103,3 +103,31 @@ def test_the_walk_sees_imports_in_functions_and_relative_ones():
     assert "assistant.index.store" in edges["assistant.core"], "a function-level relative import"
     assert "assistant.models" in edges["assistant.read.answer"], "a module-level import two dots up"
     assert "assistant.core" in edges["assistant.__init__"]
+
+
+def test_the_architecture_page_names_only_modules_that_exist():
+    import re
+
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"assistant/[\w/]+\.py", page))
+    assert len(named) > 20, "the page names the modules"
+    assert not [m for m in named if not (PACKAGE.parent / m).is_file()]
+    every = {p.relative_to(PACKAGE.parent).as_posix() for p in PACKAGE.rglob("*.py")
+             if p.name not in ("__init__.py", "__main__.py") and "evaluation" not in p.parts and "cli" not in p.parts}
+    assert not every - named, f"modules the page leaves out: {sorted(every - named)}"
+
+
+def test_every_test_file_names_what_it_tests():
+    import re
+
+    for path in sorted((PACKAGE.parent / "tests").glob("test_*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        named = re.findall(r"(?:assistant|evals|tests|docs)/[\w/]*(?:\.py|\.md)?|README\.md", doc)
+        assert named and all((PACKAGE.parent / n).exists() for n in named), f"{path.name}: {named}"
+
+
+def test_modules_over_400_lines_say_why():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 400:
+            assert "Over 400 lines" in (ast.get_docstring(ast.parse(text)) or ""), path

@@ -1,5 +1,5 @@
-"""Answerer "auto": Ollama on this machine when it runs with a chat model, else extractive. Against the scripted
-Ollama of tests/fake_ollama.py: real HTTP on loopback, llama-index's real Ollama client."""
+"""assistant/read/llms.py: Answerer "auto": Ollama on this machine when it runs with a chat model, else extractive.
+Against the scripted Ollama of tests/fake_ollama.py: real HTTP on loopback, llama-index's real Ollama client."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The chat in a real browser: `assistant serve` on a free loopback port over a copy of the session's
-store, driven by Playwright with Debian's headless Chromium (no browser download). Screenshots of the
-main screens go to test-output/screenshots/."""
+"""assistant/serve/ui.py in a browser: The chat in a real browser: `assistant serve` on a free loopback port over a
+copy of the session's store, driven by Playwright with Debian's headless Chromium (no browser download). Screenshots
+of the main screens go to test-output/screenshots/."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Chroma in client/server mode (--chroma-url): a real `chroma run` server holds the vectors, the catalog
-stays in the --store folder, and the assistant behaves as with the embedded store."""
+"""assistant/index/store.py with a Chroma server: Chroma in client/server mode (--chroma-url): a real `chroma run`
+server holds the vectors, the catalog stays in the --store folder, and the assistant behaves as with the embedded
+store."""
 
 from __future__ import annotations
 

@@ -1,3 +1,5 @@
+"""assistant/ingest/chunking.py: chunks that fit the model's window, with their offsets and headers."""
+
 import json
 
 import pytest

@@ -1,4 +1,5 @@
-"""The embedding cache: nothing is encoded twice, and cached vectors are the ones the model gives."""
+"""assistant/index/embedder.py and embed_cache.py: The embedding cache: nothing is encoded twice, and cached vectors
+are the ones the model gives."""
 
 import sqlite3
 

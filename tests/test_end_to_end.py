@@ -1,4 +1,4 @@
-"""End to end with the real model and real Chroma over the bundled corpus."""
+"""assistant/core.py (the Assistant): End to end with the real model and real Chroma over the bundled corpus."""
 
 import re
 

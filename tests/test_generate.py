@@ -1,5 +1,6 @@
-"""Generative answers, verified sentence by sentence: the real llama-index OpenAI-compatible client talks
-over HTTP to a scripted server (tests/fake_openai.py), against the real store and embedding model."""
+"""assistant/read/generate.py, respond.py, verify.py and compose.py: Generative answers, verified sentence by sentence:
+the real llama-index OpenAI-compatible client talks over HTTP to a scripted server (tests/fake_openai.py), against
+the real store and embedding model."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Evaluation-set importers and the RAGAS export: the shared MultiHop-RAG and DragonBall files, and tiny
-hand-made SQuAD v2, BEIR, upstream-form and run fixtures under tests/data/importers/."""
+"""assistant/evaluation/importers.py: Evaluation-set importers and the RAGAS export: the shared MultiHop-RAG and
+DragonBall files, and tiny hand-made SQuAD v2, BEIR, upstream-form and run fixtures under tests/data/importers/."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""Issue 8: 20 concurrent chat sessions against `assistant serve` on loopback, all answered correctly, none
-mixed with another's history; p50/p95 latency is printed on lines starting with "LOAD:" (run with -s).
-
-One server over a copy of the session's store. The API part runs 20 threads, each with its own
-gradio_client; the chat part runs 20 browser contexts in one headless Chromium (the chat's own event is
-private, so a browser is the only client of it). Latencies are recorded, never asserted."""
+"""assistant/serve/ under load: Issue 8: 20 concurrent chat sessions against `assistant serve` on loopback, all
+answered correctly, none mixed with another's history; p50/p95 latency is printed on lines starting with "LOAD:"
+(run with -s).  One server over a copy of the session's store. The API part runs 20 threads, each with its own
+gradio_client; the chat part runs 20 browser contexts in one headless Chromium (the chat's own event is private, so
+a browser is the only client of it). Latencies are recorded, never asserted."""
 
 from __future__ import annotations
 

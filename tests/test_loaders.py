@@ -1,3 +1,5 @@
+"""assistant/ingest/loaders.py: every format, its metadata and its errors."""
+
 import json
 import zipfile
 

@@ -1,4 +1,5 @@
-"""Nothing leaves the machine: no connection but loopback, and the package works with no network."""
+"""assistant/ with no network: Nothing leaves the machine: no connection but loopback, and the package works with no
+network."""
 
 import json
 import os

@@ -1,4 +1,5 @@
-"""Retrieval: fusion, the keyword index kept in step with the store, wire copies collapsed, filters."""
+"""assistant/search/retrieve.py: Retrieval: fusion, the keyword index kept in step with the store, wire copies
+collapsed, filters."""
 
 import pytest
 from typer.testing import CliRunner

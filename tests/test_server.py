@@ -1,6 +1,6 @@
-"""Issue 16: one server for a newsroom. The HTTP JSON API route by route (in process, FastAPI's test client
-over a copy of the session's store, real model and real Chroma), questions answered while reports are
-updated and removed, and a server killed during an upload."""
+"""assistant/serve/server.py, service.py and users.py: Issue 16: one server for a newsroom. The HTTP JSON API route by
+route (in process, FastAPI's test client over a copy of the session's store, real model and real Chroma), questions
+answered while reports are updated and removed, and a server killed during an upload."""
 
 from __future__ import annotations
 

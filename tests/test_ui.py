@@ -1,4 +1,5 @@
-"""The chat's HTML, exports and serve options, without a browser (tests/test_browser.py drives the real page)."""
+"""assistant/serve/ui.py: The chat's HTML, exports and serve options, without a browser (tests/test_browser.py drives
+the real page)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,9 @@ serving); server.py serves it beside the HTTP API.
 
 Everything a report says is escaped before it reaches the page (`_esc`): the conversation, the
 passage panel and the library are HTML built here from escaped text, never from a report's markup.
+
+Over 400 lines: one Gradio page (chat, passage panel, timeline, library, uploads) whose handlers share its
+components.
 """
 
 from __future__ import annotations
