@@ -34,7 +34,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 # Trains the reader from ../shared/data and calibrates it (resumable: run again after a stop), then prints
-# its figures on the held-out SQuAD articles; writes assistant/reader_model/ (docs/reader.md). Under 2 hours.
+# its figures on the held-out SQuAD articles; writes assistant/read/reader_model/ (docs/reader.md). Under 2 hours.
 reader: install
 	$(BIN)/python evals/train_reader.py
 	$(BIN)/python evals/calibrate_reader.py

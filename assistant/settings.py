@@ -74,7 +74,7 @@ class Settings(BaseSettings):
                                   description="Most report sentences an extractive answer is made of.")
     reader_model: Path | None = Field(
         default=None, description="Folder of the reader, the model that judges whether a sentence answers the "
-                                  "question; empty: the one shipped, assistant/reader_model (evals/train_reader.py).")
+                                  "question; empty: the one shipped, read/reader_model (evals/train_reader.py).")
     reader_int8: bool = Field(
         default=False, description="Run the reader with int8 linear layers: about twice as fast on a CPU, but its "
                                    "scores move by up to 1.5 log-odds and depend on the other sentences in the "
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     min_confidence: float | None = Field(
         default=None, ge=0, le=1,
         description="Extractive answers abstain when their confidence is below this; empty: the threshold fit with "
-                    "the reader's calibration (assistant/reader_model/reader.json, docs/reader.md).")
+                    "the reader's calibration (assistant/read/reader_model/reader.json, docs/reader.md).")
     confident_answer: float | None = Field(
         default=None, ge=0, le=1,
         description="Answers below this confidence are shown as low confidence (check the sources); empty: the "

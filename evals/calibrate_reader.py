@@ -1,4 +1,4 @@
-"""Fit the reader's calibration, and write it into assistant/reader_model/reader.json: `make reader` runs it
+"""Fit the reader's calibration, and write it into assistant/read/reader_model/reader.json: `make reader` runs it
 after evals/train_reader.py.
 
 The calibration turns the reader's scores for an answer into `confidence`, the probability that the answer is
@@ -8,11 +8,11 @@ beside the TRAIN_ARTICLES (which compete in retrieval, as other reports do), and
 own path: retrieval, the reader's rerank, the reader's ranking, the answerer's choice of sentences. An answer
 is right when a chosen sentence holds the reference answer; an unanswerable question has no right answer.
 
-Feature sets (assistant/answer.py: answer_features) are compared by 5-fold cross-validated log loss on those
+Feature sets (assistant/read/answer.py: answer_features) are compared by 5-fold cross-validated log loss on those
 questions, and the best is kept: that is the ablation reported in docs/reader.md. min_confidence maximises
 balanced accuracy between the questions that should be answered (a right answer is there) and the others.
 
-  .venv/bin/python evals/calibrate_reader.py [--reader assistant/reader_model] [--store .reader-work/calibration]
+  .venv/bin/python evals/calibrate_reader.py [--reader assistant/read/reader_model] [--store .reader-work/calibration]
       [--questions 400]
 """
 
@@ -63,7 +63,7 @@ def collect(assistant, cases: list[dict]) -> list[dict]:
     """Each question's answer features, as the product computes them, and whether its answer is right."""
     from tqdm import tqdm
 
-    from assistant.answer import answer_features
+    from assistant.read.answer import answer_features
 
     answerer = assistant.answerer
     rows = []
@@ -224,7 +224,7 @@ def rounds_table(rounds: list[dict]) -> str:
 
 def write_card(folder: Path) -> None:
     """The model card, README.md beside the weights, from reader.json: its figures are the run's."""
-    from assistant.reader import META_FILE, PREVIOUS_WORDS, WEIGHTS_FILE
+    from assistant.read.reader import META_FILE, PREVIOUS_WORDS, WEIGHTS_FILE
 
     meta = json.loads((folder / META_FILE).read_text())
     training, held, cal = meta["training"], meta["held_out"], meta["calibration"]
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=Path, default=None, help="keep the features of every question here")
     parser.add_argument("--refit", type=Path, default=None, help="fit again from the features kept by --rows")
     args = parser.parse_args(argv)
-    from assistant.reader import META_FILE
+    from assistant.read.reader import META_FILE
 
     if args.refit:  # the questions' features as a previous run kept them (--rows): only the fit is done again
         rows = [json.loads(line) for line in args.refit.read_text().splitlines() if line.strip()]

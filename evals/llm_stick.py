@@ -259,7 +259,7 @@ def sentence_verdicts(rows: list[dict], documents: dict[str, dict], verifier) ->
 
 def _plain(text: str) -> str:
     """A sentence as labelled, whatever layout (markdown) the verifier's splitter has since learnt to drop."""
-    from assistant.verify import MARKDOWN
+    from assistant.read.verify import MARKDOWN
 
     return " ".join(MARKDOWN.sub("", text).split())
 
@@ -326,8 +326,8 @@ def score(args: argparse.Namespace) -> None:
     """The figures of a labelled fixture, on its train and test splits, with the verifier as it is now;
     with --fit, the threshold fit on the train split first."""
     from assistant import Assistant
+    from assistant.read.verify import Verifier
     from assistant.settings import load_settings
-    from assistant.verify import Verifier
 
     rows, documents = load_fixture(args.fixture)
     assistant = Assistant(settings=load_settings(store=args.store))
@@ -354,9 +354,9 @@ def reader_gate(args: argparse.Namespace) -> None:
     sentences; the lowest value on ties, i.e. no gate); prints true sentences flagged and false ones let
     through on both splits, with and without the gate."""
     from assistant import Assistant
-    from assistant.reader import candidate_text
+    from assistant.read.reader import candidate_text
+    from assistant.read.verify import Verifier
     from assistant.settings import load_settings
-    from assistant.verify import Verifier
 
     rows, documents = load_fixture(args.fixture)
     assistant = Assistant(settings=load_settings(store=args.store))

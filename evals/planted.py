@@ -49,7 +49,7 @@ def passages_of(messages: list[dict]) -> dict[int, str]:
 
 
 def sentences(text: str) -> list[str]:
-    from assistant.answer import sentence_spans
+    from assistant.text import sentence_spans
 
     return [text[a:b] for a, b in sentence_spans(text, 0, len(text)) if len(text[a:b].split()) >= 6]
 

@@ -1,4 +1,4 @@
-"""Train the reader (assistant/reader.py) and write assistant/reader_model/: `make reader`.
+"""Train the reader (assistant/read/reader.py) and write assistant/read/reader_model/: `make reader`.
 
 The reader is a cross-encoder: (question, one sentence with its title and the sentence before it) in, the
 log-odds that the sentence answers the question out. It starts from all-MiniLM-L6-v2, the weights the
@@ -22,7 +22,7 @@ Stages, each resumable: the pairs are built (seeded, so the same every time), tr
 --work (a run that stops resumes from its last checkpoint), exported (what training changed, fp16, without
 the frozen word embeddings), and measured on the held-out articles.
 
-  .venv/bin/python evals/train_reader.py [--out assistant/reader_model] [--work .reader-work]
+  .venv/bin/python evals/train_reader.py [--out assistant/read/reader_model] [--work .reader-work]
       [--squad-questions 12000] [--steps N] [--seed 13]
 """
 
@@ -70,14 +70,14 @@ def title_of(wiki_title: str) -> str:
 
 
 def split_paragraph(text: str) -> list[tuple[int, int]]:
-    from assistant.answer import sentence_spans
+    from assistant.text import sentence_spans
 
     return sentence_spans(text, 0, len(text))
 
 
 def candidates(text: str, title: str) -> list[tuple[int, int, str]]:
     """(start, end, reader text) for each sentence of a paragraph, with its context."""
-    from assistant.reader import candidate_text
+    from assistant.read.reader import candidate_text
 
     spans = split_paragraph(text)
     return [(a, b, candidate_text(text[a:b], title, text[spans[i - 1][0]:spans[i - 1][1]] if i else ""))
@@ -161,7 +161,7 @@ def squad_pairs(articles: list[dict], rng: random.Random, limit: int | None, poo
 def multihop_pairs(path: Path, rng: random.Random) -> list[dict]:
     """Evidence facts as positives; other questions' facts on the same article as negatives; the
     unanswerable questions against the facts that share most of their words."""
-    from assistant.reader import candidate_text
+    from assistant.read.reader import candidate_text
 
     queries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     by_title: dict[str, set[str]] = {}
@@ -222,7 +222,7 @@ def train(rows: list[dict], work: Path, start: Path, learning_rate: float, steps
     from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
     from transformers.trainer_utils import get_last_checkpoint
 
-    from assistant.reader import FROZEN, MAX_LENGTH
+    from assistant.read.reader import FROZEN, MAX_LENGTH
 
     final = work / "final"
     if (final / "config.json").exists():
@@ -257,7 +257,7 @@ def export(model_dir: Path, out: Path, extra: dict) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
-    from assistant.reader import FROZEN, MAX_LENGTH, META_FILE, WEIGHTS_FILE, base_model_path, file_sha256
+    from assistant.read.reader import FROZEN, MAX_LENGTH, META_FILE, WEIGHTS_FILE, base_model_path, file_sha256
 
     state = load_file(str(model_dir / "model.safetensors"))
     base = load_file(str(base_model_path() / "model.safetensors"))
@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     from assistant.settings import offline_environment
 
     offline_environment()
-    from assistant.reader import base_model_path
+    from assistant.read.reader import base_model_path
 
     model, rounds = base_model_path(), []
     for number, settings in enumerate(ROUNDS, 1):
@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     export(model, args.out, {"training": {"rounds": rounds, "squad_questions_per_round": args.squad_questions,
                                           "seed": args.seed, "steps": args.steps,
                                           "minutes": round(sum(r["minutes"] for r in rounds), 1)}})
-    from assistant.reader import Reader
+    from assistant.read.reader import Reader
 
     dev = {a["title"]: a for a in json.loads(SQUAD_DEV2.read_text(encoding="utf-8"))["data"]}
     held = [dev[t] for t in HELD_OUT_ARTICLES]

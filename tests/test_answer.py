@@ -1,11 +1,13 @@
-"""assistant/answer.py and values.py, the parts that need no model: words, question kinds, values, disagreements."""
+"""assistant/read/answer.py and values.py, the parts that need no model: words, question kinds, values,
+disagreements."""
 
 from dataclasses import dataclass, field
 
 import pytest
 
-from assistant.answer import _question_terms, is_summary, question_type, words
-from assistant.values import find_disagreements, values
+from assistant.read.answer import _question_terms, is_summary, question_type
+from assistant.read.values import find_disagreements, values
+from assistant.text import words
 
 
 def test_a_hyphenated_name_is_the_same_name_spelled_apart():
@@ -87,7 +89,8 @@ def test_no_disagreement_when_reports_agree_or_score_too_low_or_the_question_ask
 
 
 def test_a_sentence_without_the_figure_asked_about_ranks_after_one_with_it():
-    from assistant.answer import Sentence, rank_key
+    from assistant.read.answer import rank_key
+    from assistant.read.sentences import Sentence
 
     berth_12 = Sentence("a", 0, 10, "84 containers at berth 12", None, logit=2.0, unmet=True)
     berth_7 = Sentence("a", 20, 30, "49 containers at berth 7", None, logit=-1.0)

@@ -1,4 +1,5 @@
-"""Whole JSONL news archives from ../shared (slow: thousands of chunks through the real model)."""
+"""assistant/ingest/pipeline.py and loaders.py: Whole JSONL news archives from ../shared (slow: thousands of chunks
+through the real model)."""
 
 import pytest
 

@@ -1,5 +1,5 @@
-"""Answerer "auto": Ollama on this machine when it runs with a chat model, else extractive. Against the scripted
-Ollama of tests/fake_ollama.py: real HTTP on loopback, llama-index's real Ollama client."""
+"""assistant/read/llms.py: Answerer "auto": Ollama on this machine when it runs with a chat model, else extractive.
+Against the scripted Ollama of tests/fake_ollama.py: real HTTP on loopback, llama-index's real Ollama client."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from assistant import Assistant
-from assistant.llms import OLLAMA_URL, resolve_answerer
+from assistant.read.llms import OLLAMA_URL, resolve_answerer
 from assistant.settings import Settings
 
 from .fake_ollama import FakeOllama
@@ -118,7 +118,7 @@ def test_auto_answers_extractively_when_no_ollama_runs(assistant):
 
 
 def test_the_chat_menu_lists_what_auto_found(assistant, ollama):
-    from assistant.ui import answerer_choices
+    from assistant.serve.ui import answerer_choices
 
     found = auto_assistant(assistant, ollama.root_url)
     assert answerer_choices(found) == [("extractive", "extractive"), ("ollama: llama3.2:latest", "auto")]
@@ -129,7 +129,7 @@ def test_the_chat_menu_lists_what_auto_found(assistant, ollama):
     assert answerer_choices(configured) == [("extractive", "extractive"), ("openai", "openai")]
     import gradio as gr
 
-    from assistant.ui import create_app
+    from assistant.serve.ui import create_app
 
     [menu] = [b for b in create_app(found).blocks.values() if isinstance(b, gr.Dropdown) and b.label == "Answerer"]
     assert menu.choices == [("extractive", "extractive"), ("ollama: llama3.2:latest", "auto")] and menu.value == "auto"

@@ -1,5 +1,5 @@
-"""The encoder queue (batching.py): questions asked together are encoded in one batch and go before an
-ingest's chunks; an ingest still moves while questions keep coming; an error reaches its caller only."""
+"""assistant/index/batching.py: The encoder queue (batching.py): questions asked together are encoded in one batch and
+go before an ingest's chunks; an ingest still moves while questions keep coming; an error reaches its caller only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from assistant.batching import BULK_EVERY, EncoderQueue
+from assistant.index.batching import BULK_EVERY, EncoderQueue
 
 
 class Recorder:

@@ -1,5 +1,5 @@
-"""Issue 9: every benchmark under evals/benchmarks/ runs end to end at tiny sizes and prints its figures.
-Timings are printed, never asserted: the figures that count come from full runs (RESULTS.md)."""
+"""evals/benchmarks/: Issue 9: every benchmark under evals/benchmarks/ runs end to end at tiny sizes and prints its
+figures. Timings are printed, never asserted: the figures that count come from full runs (RESULTS.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The chat in a real browser: `assistant serve` on a free loopback port over a copy of the session's
-store, driven by Playwright with Debian's headless Chromium (no browser download). Screenshots of the
-main screens go to test-output/screenshots/."""
+"""assistant/serve/ui.py in a browser: The chat in a real browser: `assistant serve` on a free loopback port over a
+copy of the session's store, driven by Playwright with Debian's headless Chromium (no browser download). Screenshots
+of the main screens go to test-output/screenshots/."""
 
 from __future__ import annotations
 
@@ -378,7 +378,7 @@ def test_an_llm_answer_streams_then_shows_its_verified_sentences(own_store, brow
 def test_two_users_from_an_auth_file_each_see_only_their_own_conversation(own_store, browser, tmp_path):
     """An --auth-file with two users, one password hashed: each logs in to the chat in their own browser,
     asks, and sees only their own question and answer; a wrong password is refused."""
-    from assistant.server import hash_password
+    from assistant.serve.users import hash_password
 
     users = tmp_path / "users"
     users.write_text(f"# the newsroom\neditor:{hash_password('s3cret')}\ndesk:night shift\n")

@@ -1,5 +1,6 @@
-"""Chroma in client/server mode (--chroma-url): a real `chroma run` server holds the vectors, the catalog
-stays in the --store folder, and the assistant behaves as with the embedded store."""
+"""assistant/index/store.py with a Chroma server: Chroma in client/server mode (--chroma-url): a real `chroma run`
+server holds the vectors, the catalog stays in the --store folder, and the assistant behaves as with the embedded
+store."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def server_assistant(store: Path, url: str, model_parts, **settings):
 def server_collection(url: str, name: str):
     import chromadb
 
-    from assistant.store import _parse_chroma_url
+    from assistant.index.store import _parse_chroma_url
 
     host, port, ssl = _parse_chroma_url(url)
     client = chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chromadb.Settings(anonymized_telemetry=False))
@@ -124,8 +125,8 @@ def test_ingest_ask_remove_through_the_server(tmp_path, chroma_url, model_parts)
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path):
     from assistant import Assistant
+    from assistant.index.store import StoreUnavailable
     from assistant.settings import load_settings
-    from assistant.store import StoreUnavailable
 
     url = f"http://127.0.0.1:{free_port()}"
     a = Assistant(settings=load_settings(store=tmp_path / "store", chroma_url=url))
@@ -134,8 +135,8 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path):
 
 
 def test_chroma_url_parsing_and_setting(monkeypatch):
+    from assistant.index.store import _parse_chroma_url
     from assistant.settings import load_settings
-    from assistant.store import _parse_chroma_url
 
     assert _parse_chroma_url("http://chroma.internal") == ("chroma.internal", 8000, False)
     assert _parse_chroma_url("https://chroma.example.org/") == ("chroma.example.org", 443, True)

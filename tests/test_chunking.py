@@ -1,8 +1,10 @@
+"""assistant/ingest/chunking.py: chunks that fit the model's window, with their offsets and headers."""
+
 import json
 
 import pytest
 
-from assistant.chunking import Chunker, WindowError
+from assistant.ingest.chunking import Chunker, WindowError
 
 from .conftest import CORPUS, shared_file
 

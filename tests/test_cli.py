@@ -1,4 +1,4 @@
-"""The CLI contract, through Typer's runner, against real stores."""
+"""assistant/cli/: The CLI contract, through Typer's runner, against real stores."""
 
 import json
 import re

@@ -1,6 +1,6 @@
-"""Crashes and concurrent writers (issue 8): an ingest killed with SIGKILL at random points, then run
-again, leaves the store exactly as an uninterrupted ingest does; two ingests into one store never
-corrupt it (the second waits, or refuses with a message)."""
+"""assistant/index/lock.py and store.py: Crashes and concurrent writers (issue 8): an ingest killed with SIGKILL at
+random points, then run again, leaves the store exactly as an uninterrupted ingest does; two ingests into one store
+never corrupt it (the second waits, or refuses with a message)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The README is a short front page, and every relative link in it and in docs/*.md resolves (issue 18)."""
+"""README.md and docs/: The README is a short front page, and every relative link in it and in docs/*.md resolves
+(issue 18)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
-"""The embedding cache: nothing is encoded twice, and cached vectors are the ones the model gives."""
+"""assistant/index/embedder.py and embed_cache.py: The embedding cache: nothing is encoded twice, and cached vectors
+are the ones the model gives."""
 
 import sqlite3
 
 import numpy as np
 
-from assistant.embed_cache import EmbeddingCache
+from assistant.index.embed_cache import EmbeddingCache
 
 PARAGRAPHS = [f"Paragraph {i} of the port report. Inspectors counted {i * 7} containers at berth {i} on Monday, "
               f"and officials at the harbour said the figure for berth {i} was the highest this year."
@@ -70,7 +71,7 @@ def test_a_store_that_cannot_hold_a_cache_still_ingests(fresh, tmp_path, monkeyp
     def refuse(*args, **kwargs):
         raise sqlite3.OperationalError("attempt to write a readonly database")
 
-    monkeypatch.setattr("assistant.embed_cache.EmbeddingCache.__init__", refuse)
+    monkeypatch.setattr("assistant.index.embed_cache.EmbeddingCache.__init__", refuse)
     report_file = tmp_path / "port.txt"
     _write(report_file, PARAGRAPHS[:3])
     report = fresh.ingest([report_file])
@@ -80,8 +81,8 @@ def test_a_store_that_cannot_hold_a_cache_still_ingests(fresh, tmp_path, monkeyp
 
 def test_sentence_vectors_at_ingest_leave_nothing_to_encode_for_a_first_question(tmp_path, model_parts):
     from assistant import Assistant
-    from assistant.answer import sentence_spans
     from assistant.settings import load_settings
+    from assistant.text import sentence_spans
 
     a = Assistant(store=tmp_path / "store", settings=load_settings(sentence_vectors_at_ingest=True))
     a.__dict__["embed_model"], a.__dict__["chunker"] = model_parts

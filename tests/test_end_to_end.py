@@ -1,10 +1,10 @@
-"""End to end with the real model and real Chroma over the bundled corpus."""
+"""assistant/core.py (the Assistant): End to end with the real model and real Chroma over the bundled corpus."""
 
 import re
 
 import pytest
 
-from assistant.answer import ABSTAIN
+from assistant.read.answer import ABSTAIN
 
 from .conftest import corpus_questions
 
@@ -187,7 +187,7 @@ def test_jsonl_row_removed_from_archive_is_removed(fresh, tmp_path):
 
 def test_store_built_with_other_chunking_is_refused(assistant):
     from assistant import Assistant
-    from assistant.store import StoreMismatch
+    from assistant.index.store import StoreMismatch
 
     other = Assistant(settings=assistant.settings.model_copy(update={"chunk_size": 120}))
     with pytest.raises(StoreMismatch, match="chunk_size"):

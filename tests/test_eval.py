@@ -1,4 +1,5 @@
-"""The evaluation harness end to end: run a set through the CLI, report, compare."""
+"""assistant/evaluation/run.py and report.py: The evaluation harness end to end: run a set through the CLI, report,
+compare."""
 
 import json
 import shutil

@@ -1,5 +1,5 @@
-"""The fake server works with the real clients over loopback HTTP: llama-index's OpenAILike and openai, and
-llama-index's Ollama and ollama."""
+"""tests/fake_openai.py and tests/fake_ollama.py: The fake server works with the real clients over loopback HTTP:
+llama-index's OpenAILike and openai, and llama-index's Ollama and ollama."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Generative answers, verified sentence by sentence: the real llama-index OpenAI-compatible client talks
-over HTTP to a scripted server (tests/fake_openai.py), against the real store and embedding model."""
+"""assistant/read/generate.py, respond.py, verify.py and compose.py: Generative answers, verified sentence by sentence:
+the real llama-index OpenAI-compatible client talks over HTTP to a scripted server (tests/fake_openai.py), against
+the real store and embedding model."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import re
 import pytest
 
 from assistant import Assistant
-from assistant.answer import ABSTAIN
-from assistant.generate import LLMError, make_llm
+from assistant.read.answer import ABSTAIN
+from assistant.read.generate import LLMError, make_llm
+from assistant.read.verify import split_answer
 from assistant.settings import Settings
-from assistant.verify import passage_window, split_answer
+from assistant.text import passage_window
 
 from .fake_openai import FakeOpenAI
 
@@ -316,7 +318,7 @@ def test_selection_mode_abstains_on_none_and_falls_back_on_an_unusable_reply(llm
 
 
 def test_selection_reply_parsing():
-    from assistant.generate import GenerativeAnswerer
+    from assistant.read.generate import GenerativeAnswerer
 
     g = GenerativeAnswerer(llm=None, max_sentences=2)
     assert g.selection("3, 7, 3, 9", count=8) == [3, 7]
@@ -354,7 +356,7 @@ def test_planted_facts_stay_flagged(llm_assistant, server, written):
 
 def test_a_short_claim_inside_a_long_sentence_is_compared_with_its_clauses(assistant):
     from assistant.models import Passage
-    from assistant.verify import Verifier
+    from assistant.read.verify import Verifier
 
     text = ("The railway station at Tumangang has seen more traffic since the summit, according to the study by "
             "Beyond Parallel, a programme of the Center for Strategic and International Studies in Washington, "

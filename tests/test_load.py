@@ -1,9 +1,8 @@
-"""Issue 8: 20 concurrent chat sessions against `assistant serve` on loopback, all answered correctly, none
-mixed with another's history; p50/p95 latency is printed on lines starting with "LOAD:" (run with -s).
-
-One server over a copy of the session's store. The API part runs 20 threads, each with its own
-gradio_client; the chat part runs 20 browser contexts in one headless Chromium (the chat's own event is
-private, so a browser is the only client of it). Latencies are recorded, never asserted."""
+"""assistant/serve/ under load: Issue 8: 20 concurrent chat sessions against `assistant serve` on loopback, all
+answered correctly, none mixed with another's history; p50/p95 latency is printed on lines starting with "LOAD:"
+(run with -s).  One server over a copy of the session's store. The API part runs 20 threads, each with its own
+gradio_client; the chat part runs 20 browser contexts in one headless Chromium (the chat's own event is private, so
+a browser is the only client of it). Latencies are recorded, never asserted."""
 
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ BY_ID = {q["id"]: q for q in corpus_questions()}
 # Answerable questions whose reference answer the extractive answerer gives in so many words.
 API_IDS = ["cq-01", "cq-17", "cq-08", "cq-09", "cq-11", "cq-12", "cq-13", "cq-14", "cq-15", "cq-16"]
 CHAT_IDS = [*API_IDS, "cq-18", "cq-19", "cq-21", "cq-22", "cq-23", "cq-26", "cq-27", "cq-29", "cq-30", "cq-31"]
-# Read with the session's own previous question (core.standalone_question): the answer depends on the history.
+# Read with the session's own previous question (answer.standalone_question): the answer depends on the history.
 FOLLOW_UPS = ["And who reported it?", "When did that happen?", "Where was that?"]
 # Records, in each page, when the n-th answer is complete (the streamed text is replaced by the verified
 # answer): a MutationObserver, so that the time is right even while the test waits on another page.

@@ -1,10 +1,12 @@
+"""assistant/ingest/loaders.py: every format, its metadata and its errors."""
+
 import json
 import zipfile
 
 import pytest
 
-from assistant import loaders
-from assistant.loaders import LoadError, find_files, iso_date, load_file
+from assistant.ingest import loaders
+from assistant.ingest.loaders import LoadError, find_files, iso_date, load_file
 
 from .conftest import CORPUS, shared_file
 

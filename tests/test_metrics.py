@@ -1,4 +1,4 @@
-"""Metrics on hand-made cases where the right value is known."""
+"""assistant/evaluation/metrics.py: Metrics on hand-made cases where the right value is known."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""Nothing leaves the machine: no connection but loopback, and the package works with no network."""
+"""assistant/ with no network: Nothing leaves the machine: no connection but loopback, and the package works with no
+network."""
 
 import json
 import os
@@ -99,7 +100,8 @@ cli = a.ask(FREIGHT).citations[0].quote
 
 from gradio_client import Client
 import threading, uvicorn
-from assistant.server import Service, create_server
+from assistant.serve.server import create_server
+from assistant.serve.service import Service
 
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""assistant/reader.py (the reader), its use in answer.py (rerank, confidence), evals/train_reader.py (a small
+"""assistant/read/reader.py (the reader), its use in answer.py (rerank, confidence), evals/train_reader.py (a small
 training run) and evals/calibrate_reader.py (the calibration, checked on SQuAD articles nothing was fit on)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.reader import META_FILE, READER_DIR, WEIGHTS_FILE, Reader, ReaderError, candidate_text
+from assistant.read.reader import META_FILE, READER_DIR, WEIGHTS_FILE, Reader, ReaderError, candidate_text
 
 from .conftest import ROOT, shared_file
 
@@ -132,8 +132,8 @@ class ScriptedReader:
 
 
 def test_the_rerank_fuses_the_readers_order_with_retrievals_and_keeps_unread_passages():
-    from assistant.answer import ExtractiveAnswerer
     from assistant.models import Passage
+    from assistant.read.answer import ExtractiveAnswerer
 
     texts = {d: f"Report {d} says the thing number {d} happened in the city today." for d in "abcde"}
     passages = [Passage(doc_id=d, chunk_id=f"{d}-0", title=f"Report {d}", start=0, end=len(texts[d]), rank=i,

@@ -1,11 +1,12 @@
-"""Retrieval: fusion, the keyword index kept in step with the store, wire copies collapsed, filters."""
+"""assistant/search/retrieve.py: Retrieval: fusion, the keyword index kept in step with the store, wire copies
+collapsed, filters."""
 
 import pytest
 from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.models import Filters, Passage
-from assistant.retrieve import collapse_duplicates, diversify, fuse, query_terms
+from assistant.search.retrieve import collapse_duplicates, diversify, fuse, query_terms
 
 from .conftest import CORPUS
 
@@ -96,7 +97,7 @@ def test_cli_filters(assistant):
 
 
 def test_the_keyword_index_follows_ingest_and_remove_and_is_rebuilt_when_missing(fresh, tmp_path):
-    from assistant.store import Store
+    from assistant.index.store import Store
 
     report = tmp_path / "report.md"
     report.write_text("---\ntitle: Wildlife count\n---\n\nRangers counted 412 zebras in the Okavango delta.\n")
@@ -117,8 +118,8 @@ def test_the_keyword_index_follows_ingest_and_remove_and_is_rebuilt_when_missing
 
 def test_a_store_refuses_other_chunking_or_headers(tmp_path, model_parts):
     from assistant import Assistant
+    from assistant.index.store import StoreMismatch
     from assistant.settings import Settings
-    from assistant.store import StoreMismatch
 
     first = Assistant(settings=Settings(store=tmp_path / "s"))
     first.__dict__["embed_model"], first.__dict__["chunker"] = model_parts

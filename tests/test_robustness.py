@@ -1,5 +1,5 @@
-"""Bad input: each kind gets a clear error naming the file and the reason; the rest of a batch is stored;
-what was stored before is untouched (issue 8). See docs/limits.md."""
+"""assistant/ingest/loaders.py and pipeline.py: Bad input: each kind gets a clear error naming the file and the reason;
+the rest of a batch is stored; what was stored before is untouched (issue 8). See docs/limits.md."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import loaders
-from assistant.loaders import LoadError, load_file
+from assistant.ingest import loaders
+from assistant.ingest.loaders import LoadError, load_file
 
 from .conftest import CORPUS
 

@@ -1,6 +1,6 @@
-"""Issue 16: one server for a newsroom. The HTTP JSON API route by route (in process, FastAPI's test client
-over a copy of the session's store, real model and real Chroma), questions answered while reports are
-updated and removed, and a server killed during an upload."""
+"""assistant/serve/server.py, service.py and users.py: Issue 16: one server for a newsroom. The HTTP JSON API route by
+route (in process, FastAPI's test client over a copy of the session's store, real model and real Chroma), questions
+answered while reports are updated and removed, and a server killed during an upload."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def make_client(store: Path, model_parts, users=None, warm: bool = True, **setti
     from fastapi.testclient import TestClient
 
     from assistant import Assistant
-    from assistant.server import Service, create_server
+    from assistant.serve.server import create_server
+    from assistant.serve.service import Service
     from assistant.settings import load_settings
 
     a = Assistant(settings=load_settings(store=store, **settings))
@@ -177,7 +178,7 @@ def test_health_and_asking_before_ready(api_store, model_parts):
 
 
 def test_the_api_needs_a_user_and_password_when_the_chat_does(api_store, model_parts):
-    from assistant.server import Users, hash_password
+    from assistant.serve.users import Users, hash_password
 
     users = Users.parse(["editor:" + hash_password("s3cret"), "desk:plain words"], "test")
     service, client = make_client(api_store, model_parts, users=users, warm=False)
@@ -339,7 +340,7 @@ def test_hash_password_prints_a_line_the_auth_file_takes():
     from typer.testing import CliRunner
 
     from assistant.cli import app
-    from assistant.server import Users
+    from assistant.serve.users import Users
 
     result = CliRunner().invoke(app, ["hash-password", "editor"], input="s3cret words\n")
     assert result.exit_code == 0 and result.output.startswith("editor:pbkdf2_sha256$")

@@ -1,3 +1,5 @@
+"""assistant/settings.py: defaults < config file < environment < flags, and clear errors."""
+
 from pathlib import Path
 
 from assistant.settings import load_settings

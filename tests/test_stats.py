@@ -1,4 +1,5 @@
-"""Issue 18: intervals and paired tests on hand-made runs (no model): what is noise and what is not."""
+"""assistant/evaluation/stats.py: Issue 18: intervals and paired tests on hand-made runs (no model): what is noise and
+what is not."""
 
 from __future__ import annotations
 

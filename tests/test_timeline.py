@@ -1,6 +1,6 @@
-"""Issue 17: what happened when, and who said what. Dates as the reports state them (dateparser, resolved
-against the report's date), timelines of the bundled corpus (real model, real Chroma), the answer by
-outlet, notes where a later report gives a cited figure differently, and the exports."""
+"""assistant/read/timeline.py and outlets.py: Issue 17: what happened when, and who said what. Dates as the reports
+state them (dateparser, resolved against the report's date), timelines of the bundled corpus (real model, real
+Chroma), the answer by outlet, notes where a later report gives a cited figure differently, and the exports."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.models import Filters
-from assistant.timeline import dates_in, to_csv, to_markdown
+from assistant.read.timeline import dates_in, to_csv, to_markdown
 
 TRIP = "Kim Jong Un's trip to Russia"
 STUDY = "When was the Beyond Parallel study published?"

@@ -1,4 +1,5 @@
-"""The chat's HTML, exports and serve options, without a browser (tests/test_browser.py drives the real page)."""
+"""assistant/serve/ui.py: The chat's HTML, exports and serve options, without a browser (tests/test_browser.py drives
+the real page)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.models import Answer, AnswerSentence, Citation, Copy, Disagreement, DisagreementValue, Timings
-from assistant.ui import (
+from assistant.serve.ui import (
     LOW_CONFIDENCE,
     export_json,
     export_markdown,
@@ -168,7 +169,7 @@ def test_serve_refuses_the_network_without_a_password(tmp_path):
 
 
 def test_uploads_are_staged_in_the_store_and_bad_types_refused_by_name(tmp_path):
-    from assistant.ui import stage_uploads
+    from assistant.serve.ui import stage_uploads
 
     good, bad = tmp_path / "a report.md", tmp_path / "payload.exe"
     good.write_text("# Title\n\nText.")

@@ -254,8 +254,9 @@ def _model_hash(path: str) -> str:
 
 
 def _code_version() -> str:
-    from assistant import __version__
+    from importlib.metadata import version
 
+    __version__ = version("report-assistant")
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent, timeout=5).stdout.strip()

@@ -135,8 +135,10 @@ def run_sweep(set_path: str | Path, grid: Sequence[str] | Mapping[str, Sequence[
         assistant = Assistant(settings=settings)
         # Components another combination already loaded: the model (seconds to load), the chunker (which
         # depends on the chunk settings too) and the open store.
-        _share(assistant, model_donors.get((settings.embedding_model, settings.embed_batch_size)),
-               ("embed_model", "encoder"))
+        donor = model_donors.get((settings.embedding_model, settings.embed_batch_size))
+        _share(assistant, donor, ("embed_model",))
+        if donor is not None and "embedder" in donor.__dict__:
+            _share(assistant.embedder, donor.embedder, ("encoder",))
         _share(assistant, chunker_donors.get(_chunking(settings)), ("chunker",))
         if plan.store in stores:
             assistant.__dict__["store"] = stores[plan.store]
@@ -210,7 +212,7 @@ def _plan(index: int, values: dict[str, str], config: str | Path | None, corpus:
 def _check(settings, label: str) -> None:
     """The errors a combination would otherwise meet only when its turn came, possibly hours in."""
     from ..core import Assistant
-    from ..llms import LLMError, make_llm
+    from ..read.llms import LLMError, make_llm
 
     try:
         Assistant(settings=settings).answerer  # the extractive answerer's model file  # noqa: B018

@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append the figures to RESULTS.md")
     args = parser.parse_args()
 
-    from assistant.embed_cache import FILENAME
+    from assistant.index.embed_cache import FILENAME
 
     base = Path(args.base_store)
     work = Path(args.work or tempfile.mkdtemp(prefix="bench-scale-"))
@@ -77,7 +77,7 @@ def first_reading_copy(base: Path, work: Path) -> Path:
     leaves): what a journalist's first questions over it read."""
     import shutil
 
-    from assistant.embed_cache import FILENAME
+    from assistant.index.embed_cache import FILENAME
 
     store = work / "store"
     shutil.copytree(base, store, ignore=shutil.ignore_patterns(f"{FILENAME}*", "*.lock"))
@@ -90,7 +90,7 @@ def _chunk_vectors(base: Path, out: Path) -> Path:
     from llama_index.core.schema import TextNode
 
     from assistant import Assistant
-    from assistant.embed_cache import FILENAME, text_key
+    from assistant.index.embed_cache import FILENAME, text_key
 
     assistant = Assistant(store=base)
     keys = []
@@ -114,7 +114,7 @@ def _chunk_vectors(base: Path, out: Path) -> Path:
 
 
 def _derive(source: Path, chunks_of: dict[str, int], size: int, out: Path) -> tuple[Path, int]:
-    from assistant.loaders import clean_doc_id
+    from assistant.ingest.loaders import clean_doc_id
 
     rows = [json.loads(line) for line in source.read_text(encoding="utf-8").splitlines() if line.strip()]
     written, total, copy = [], 0, 1

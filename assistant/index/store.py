@@ -3,6 +3,9 @@ file fingerprints in a SQLite catalog beside it.
 
 Chroma keeps chunks, but a document-level record has no vector to go with it, so the catalog is a small
 SQLite file: transactional, in the standard library, and one folder holds the whole store.
+
+Over 400 lines: the catalog, its keyword index, the vectors and the versions that let a question see each
+report whole are one transaction's business; split, they would share their private state.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from llama_index.core.schema import TextNode
 
-from .models import DocumentInfo, DocumentText, Filters
+from ..models import DocumentInfo, DocumentText, Filters
 
 COLLECTION = "chunks"
 SCHEMA = """

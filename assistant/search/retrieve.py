@@ -17,8 +17,8 @@ from llama_index.core import VectorStoreIndex
 from llama_index.core.schema import QueryBundle
 from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
 
-from .models import Copy, Filters, Passage
-from .text import STOPWORDS, WORD
+from ..models import Copy, Filters, Passage
+from ..text import STOPWORDS, WORD
 
 # Words shared by a chunk and a kept passage, as a share of the smaller one's three-word shingles,
 # above which the chunk is a copy of that passage (wire copies rewrite a headline and a few words).

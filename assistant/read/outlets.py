@@ -9,8 +9,9 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from .answer import DISAGREEMENT_MARGIN, Sentence, question_type
-from .models import Citation, DisagreementValue, DocumentInfo, Filters, OutletView, Update
+from ..models import Citation, DisagreementValue, DocumentInfo, Filters, OutletView, Update
+from .answer import DISAGREEMENT_MARGIN, question_type
+from .sentences import Sentence
 from .values import Value, same_thing, values
 
 Cite = Callable[[int, str, int, int, str, float], Citation]

@@ -12,14 +12,13 @@ this sentence selection with exact offsets, hence the code.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from .models import Disagreement, Passage
+from ..models import Disagreement, Passage
+from ..text import WORD, passage_window, sentence_spans, stem, terms, words
 from .reader import candidate_text
-from .text import STOPWORDS, WORD
+from .sentences import Sentence
 from .values import find_disagreements, is_year
 
 RARITY_MIN, RARITY_MAX = 0.25, 2.0  # bounds of a question term's weight (see _rarity_weights)
@@ -57,7 +56,6 @@ QUESTION_TYPES = [
     (re.compile(r"\b(where|in which|at which|which (city|station|port|place|site|town|country)|location)\b", re.I),
      "place"),
 ]
-POSSESSIVE = re.compile(r"'s$")
 # A request for an overview: answered by the best sentence of each relevant report, in date order.
 SUMMARY = re.compile(r"\b(summari[sz]e|summary|sum up|rundown|run-down|overview|recap|brief me|background on|"
                      r"what do (the )?(reports|articles|stories|sources) say|tell me (about|what)|"
@@ -68,20 +66,6 @@ FRAME_WORDS = frozenset("""summarize summarise summary sum rundown run-down over
 tell know known explain describe details detail anything everything happened happen please reports articles stories
 sources disagree differ agree question get got gets set sets make made makes take took takes go went goes come came
 put""".split())  # noqa: SIM905
-
-
-@dataclass
-class Sentence:
-    doc_id: str
-    start: int
-    end: int
-    text: str
-    passage: Passage
-    features: dict[str, float] = field(default_factory=dict)
-    logit: float = 0.0  # the ranker's log-odds that this sentence answers the question
-    score: float = 0.0  # the same as a probability
-    coverage: float = 0.0  # share of the question's key terms in this sentence, its passage and title
-    unmet: bool = False  # lacks a figure the question names: ranked after every sentence that has it
 
 
 @dataclass
@@ -232,11 +216,11 @@ class ExtractiveAnswerer:
         contexts: dict[str, set[str]] = {}
         for p in passages:
             heading = f"{titles.get(p.doc_id, '')} {(dates.get(p.doc_id) or '').replace('-', ' ')}"
-            contexts.setdefault(p.doc_id, _terms(heading)).update(_terms(p.text))
+            contexts.setdefault(p.doc_id, terms(heading)).update(terms(p.text))
         weights = _rarity_weights(weights, contexts)
         total = sum(weights.values()) or 1.0
         for s in sentences:
-            own = _terms(s.text)
+            own = terms(s.text)
             context = own | contexts[s.doc_id]
             s.coverage = sum(w for t, w in weights.items() if t in context) / total if weights else 1.0
             typed = qtype is None or bool(PATTERNS[qtype].search(s.text))
@@ -267,8 +251,6 @@ class ExtractiveAnswerer:
         return sorted(sentences, key=rank_key)
 
     def _sentences(self, passages: list[Passage], texts: dict[str, str], titles: dict[str, str]) -> list[Sentence]:
-        from .verify import passage_window
-
         seen: set[tuple[str, int]] = set()
         out = []
         for p in passages:
@@ -294,91 +276,10 @@ def compose(chosen: list[Sentence], confidence: float) -> Extracted:
     return Extracted(text, selected, confidence)
 
 
-def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentences of text[start:end] as (start, end) offsets into `text`, whitespace trimmed. Text is cut
-    into blocks first, so that a heading, byline or date line is never glued to the sentence after it,
-    while a sentence hard-wrapped over several lines stays whole."""
-    tokenizer = _punkt()
-    spans = []
-    for block_start, block_end in _blocks(text, start, end):
-        base = block_start
-        for a, b in tokenizer.span_tokenize(text[block_start:block_end]):
-            piece = text[base + a: base + b]
-            lead = len(piece) - len(piece.lstrip())
-            trail = len(piece) - len(piece.rstrip())
-            if b - trail > a + lead:
-                spans.append((base + a + lead, base + b - trail))
-    return spans
-
-
-SOFT_WRAP_MIN = 50  # a line at least this long, ending mid-sentence, was wrapped, not ended
-
-
-def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Paragraph-like blocks of text[start:end]: a blank line always ends one; a single line break ends
-    one unless the line was wrapped mid-sentence (the next line starts in lower case, or a long line
-    stops without closing punctuation)."""
-    lines = [(m.start() + start, m.end() + start) for m in re.finditer(r"[^\n]+", text[start:end])]
-    blocks: list[list[int]] = []
-    for a, b in lines:
-        if blocks:
-            prev_a, prev_b = blocks[-1]
-            line, previous = text[a:b].lstrip(), text[prev_a:prev_b].rstrip()
-            blank_between = "\n\n" in text[prev_b:a] or text[prev_b:a].count("\n") > 1
-            wrapped = line[:1].islower() or (
-                len(previous.split("\n")[-1]) >= SOFT_WRAP_MIN and not re.search(r"[.!?:;\"”')\]]$", previous)
-                and not re.match(r"[#>*-]|\d+[.)]\s", line))
-            if not blank_between and wrapped and not previous.lstrip().startswith("#"):
-                blocks[-1][1] = b
-                continue
-        blocks.append([a, b])
-    return [(a, b) for a, b in blocks]
-
-
-@lru_cache(maxsize=1)
-def _punkt():
-    import llama_index.core
-    import nltk
-
-    # llama-index ships NLTK's English Punkt tables: nothing is downloaded.
-    data = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
-    if data not in nltk.data.path:
-        nltk.data.path.insert(0, data)
-    from nltk.tokenize import PunktTokenizer
-
-    tokenizer = PunktTokenizer("english")
-    # Punkt's English tables lack the times of day: "shortly after 3 p.m. on Tuesday" is one sentence.
-    tokenizer._params.abbrev_types.update({"a.m", "p.m"})
-    return tokenizer
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    from nltk.stem import PorterStemmer
-
-    return PorterStemmer()
-
-
-@lru_cache(maxsize=100_000)
-def _stem(word: str) -> str:
-    return _stemmer().stem(word)
-
-
-def words(text: str) -> list[str]:
-    """The words of `text` that count as terms, lower-cased, in order (stopwords left out). A hyphenated
-    word counts as its parts: "Kim Jong-un" and "Kim Jong Un" are the same name."""
-    parts = (p for w in WORD.findall(text) for p in POSSESSIVE.sub("", w.lower().replace("’", "'")).split("-"))
-    return [w for w in (p.strip("'") for p in parts) if w and w not in STOPWORDS]
-
-
-def _terms(text: str) -> set[str]:
-    return {_stem(w) for w in words(text)}
-
-
 def _question_terms(question: str) -> dict[str, float]:
     """Key terms of the question, each with weight 1 (rarity among the passages weighs them later); the
     words that frame a request ("summarize", "tell me") are left out."""
-    return {_stem(w): 1.0 for w in words(question) if (len(w) >= 2 or w.isdigit()) and w not in FRAME_WORDS}
+    return {stem(w): 1.0 for w in words(question) if (len(w) >= 2 or w.isdigit()) and w not in FRAME_WORDS}
 
 
 def _rarity_weights(weights: dict[str, float], contexts: dict[str, set[str]]) -> dict[str, float]:
@@ -421,5 +322,18 @@ def _sigmoid(x: float) -> float:
 
 
 def _same_content(a: str, b: str) -> bool:
-    ta, tb = _terms(a), _terms(b)
+    ta, tb = terms(a), terms(b)
     return bool(ta and tb) and len(ta & tb) / len(ta | tb) > 0.7
+
+
+FOLLOW_UP = re.compile(r"\b(it|its|they|them|their|he|him|his|she|her|this|that|these|those|there|then)\b|^\s*(and|but|"
+                       r"what about|how about|also)\b", re.I)
+
+
+def standalone_question(question: str, history: list[dict]) -> str:
+    """A follow-up ("And when did it start?") is read together with the previous question, so that
+    retrieval knows what "it" is. Without an LLM to rewrite it, the previous question is prepended."""
+    previous = [m["content"] for m in history if m.get("role") == "user" and str(m.get("content", "")).strip()]
+    if previous and (FOLLOW_UP.search(question) or len(question.split()) <= 4):
+        return f"{previous[-1]} {question}"
+    return question

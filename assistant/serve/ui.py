@@ -3,6 +3,9 @@ serving); server.py serves it beside the HTTP API.
 
 Everything a report says is escaped before it reaches the page (`_esc`): the conversation, the
 passage panel and the library are HTML built here from escaped text, never from a report's markup.
+
+Over 400 lines: one Gradio page (chat, passage panel, timeline, library, uploads) whose handlers share its
+components.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .core import Assistant
-from .models import Answer, Filters
+from ..core import Assistant
+from ..models import Answer, Filters
 
 if TYPE_CHECKING:
-    from .server import Service
+    from .service import Service
 
 EXAMPLES = [
     "How many freight cars did satellite images show at Tumangang station?",
@@ -340,7 +343,7 @@ def create_app(service: Service | Assistant):
     """The chat over a Service (server.py), or over an Assistant alone (one question at a time, no warm-up)."""
     import gradio as gr
 
-    from .server import Service
+    from .service import Service
 
     if isinstance(service, Assistant):
         service = Service(service, workers=1)
@@ -434,8 +437,8 @@ def create_app(service: Service | Assistant):
         return gr.skip() if citation is None else passage_of(citation, "The event as this report states it.")
 
     def export_timeline(timeline, kind):
-        from .models import Timeline
-        from .timeline import to_csv, to_markdown
+        from ..models import Timeline
+        from ..read.timeline import to_csv, to_markdown
 
         if not timeline:
             return gr.skip()

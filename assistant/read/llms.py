@@ -14,7 +14,7 @@ import os
 import urllib.request
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
 
 GENERATIVE = ("openai", "ollama", "llamacpp")
 OLLAMA_URL = "http://127.0.0.1:11434"

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +105,15 @@ def _holder(handle) -> str:
     handle.seek(0)
     pid = handle.read().strip()
     return f" (pid {pid})" if pid.isdigit() else ""
+
+
+@contextlib.contextmanager
+def sole_writer(store, folder: Path, wait_seconds: float, in_process: threading.Lock) -> Iterator[None]:
+    """Be the store's only writer: in this process (`in_process`), and across processes (the writer lock);
+    first repairing what a write cut short left behind (store.repair)."""
+    with in_process, writer(folder, wait_seconds) as interrupted:
+        if interrupted:
+            fixed = store.repair()
+            print(f"the last write to {folder} was cut short: removed chunks of {fixed['orphans']} unfinished "
+                  f"reports; {fixed['stale']} reports will be written again", file=sys.stderr)
+        yield

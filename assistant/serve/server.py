@@ -10,22 +10,13 @@
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
-import hmac
 import os
-import secrets
 import shutil
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_for
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -38,162 +29,11 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .core import Assistant
-from .models import Answer, Comparison, Filters, Timeline
-from .settings import Answerer
-
-HASH_SCHEME = "pbkdf2_sha256"
-HASH_ITERATIONS = 200_000
-
-
-# --- users ---------------------------------------------------------------------------------------------
-
-def hash_password(password: str, salt: str | None = None, iterations: int = HASH_ITERATIONS) -> str:
-    """A password as an --auth-file keeps it: pbkdf2_sha256$ITERATIONS$SALT$HASH (stdlib hashlib)."""
-    salt = salt or secrets.token_hex(8)
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), iterations)
-    return f"{HASH_SCHEME}${iterations}${salt}${base64.b64encode(digest).decode()}"
-
-
-def check_password(stored: str, password: str) -> bool:
-    if stored.startswith(HASH_SCHEME + "$"):
-        _, iterations, salt, _digest = stored.split("$", 3)
-        return hmac.compare_digest(hash_password(password, salt, int(iterations)), stored)
-    return hmac.compare_digest(stored.encode(), password.encode())
-
-
-class Users:
-    """Who may open the chat and call the API. Callable as Gradio's auth function."""
-
-    def __init__(self, users: dict[str, str]):
-        self.users = users
-
-    @classmethod
-    def parse(cls, lines: list[str], where: str) -> Users:
-        """USER:PASSWORD or USER:pbkdf2_sha256$... per line; blank lines and # comments skipped."""
-        users = {}
-        for number, line in enumerate(lines, start=1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            name, _, password = line.partition(":")
-            if not name or not password:
-                raise ValueError(f"{where}, line {number}: expected USER:PASSWORD, both non-empty")
-            if password.startswith(HASH_SCHEME + "$") and len(password.split("$")) != 4:
-                raise ValueError(f"{where}, line {number}: a hashed password is {HASH_SCHEME}$ITERATIONS$SALT$HASH "
-                                 "(assistant hash-password makes one)")
-            users[name] = password
-        if not users:
-            raise ValueError(f"{where}: no USER:PASSWORD line")
-        return cls(users)
-
-    def __call__(self, username: str, password: str) -> bool:
-        stored = self.users.get(username)
-        return stored is not None and check_password(stored, password)
-
-
-# --- what the chat and the API share ---------------------------------------------------------------------
-
-@dataclass
-class Job:
-    """An ingest started over HTTP, followed at GET /api/jobs/{id}."""
-
-    id: str
-    files: list[str]
-    status: Literal["queued", "running", "done", "failed"] = "queued"
-    files_done: int = 0
-    documents_done: int = 0
-    created: float = field(default_factory=time.time)
-    finished: float | None = None
-    result: dict | None = None
-    error: str | None = None
-
-    def as_json(self) -> dict:
-        return {"id": self.id, "status": self.status, "files": self.files, "files_done": self.files_done,
-                "documents_done": self.documents_done, "created": _iso(self.created),
-                "finished": _iso(self.finished) if self.finished else None, "result": self.result,
-                "error": self.error}
-
-
-class Service:
-    def __init__(self, assistant: Assistant, workers: int = 0):
-        self.assistant = assistant
-        # Two per core: part of a question runs outside Python's GIL (encoding, SQLite, Chroma), and a second
-        # one per core fills that time. On 2 cores, 20 clients got 12.4 answers/s with 2, 13.2 with 3, 13.5
-        # with 4 (docs/server.md). Questions beyond it wait here rather than share the cores.
-        self.workers = workers or 2 * (os.cpu_count() or 1)
-        self.gate = threading.BoundedSemaphore(self.workers)
-        self.ready = threading.Event()
-        self.failed: str | None = None
-        self.jobs: dict[str, Job] = {}
-        self._ingests = ThreadPoolExecutor(1, thread_name_prefix="ingest")  # writes go one at a time anyway
-
-    @property
-    def uploads(self) -> Path:
-        return Path(self.assistant.settings.store) / "uploads"
-
-    def warm(self) -> None:
-        try:
-            self.assistant.warm()
-        except Exception as exc:  # reported by /api/health and on the console; the chat stays up
-            self.failed = f"{type(exc).__name__}: {exc}"
-            raise
-        self.ready.set()
-
-    def wait_ready(self) -> None:
-        """Until the warm-up is done; raises RuntimeError if it failed (a question would fail the same way)."""
-        while not self.ready.wait(timeout=0.5):
-            if self.failed:
-                raise RuntimeError(f"the server cannot answer: {self.failed}")
-
-    def ask(self, question: str, **options) -> Answer:
-        return self._gated(self.assistant.ask, question, **options)
-
-    def timeline(self, topic: str, **options) -> Timeline:
-        return self._gated(self.assistant.timeline, topic, **options)
-
-    def compare(self, question: str, **options) -> Comparison:
-        return self._gated(self.assistant.compare, question, **options)
-
-    def _gated(self, method, *args, **options):
-        """A call that reads the library and encodes: it waits for the warm-up, then for its turn at the gate."""
-        self.wait_ready()
-        with self.gate:
-            return method(*args, **options)
-
-    def ask_stream(self, question: str, **options) -> Iterator:
-        self.wait_ready()
-        # Released by whichever thread resumes the generator last: a Semaphore allows that, a Lock would too.
-        self.gate.acquire()
-        try:
-            yield from self.assistant.ask_stream(question, **options)
-        finally:
-            self.gate.release()
-
-    def ingest(self, paths: list[Path], wait: float) -> Job:
-        """Ingest in the background; waits up to `wait` seconds for it to finish."""
-        job = Job(id=uuid.uuid4().hex[:12], files=[p.name for p in paths])
-        self.jobs[job.id] = job
-
-        def progress(files_done: int, _files: int, report) -> None:
-            job.files_done, job.documents_done = files_done, len(report.documents)
-
-        def run() -> None:
-            job.status = "running"
-            try:
-                report = self.assistant.ingest(paths, on_progress=progress)
-                job.result, job.status = report.model_dump(mode="json"), "done"
-            except Exception as exc:
-                job.error, job.status = f"{type(exc).__name__}: {exc}", "failed"
-            job.finished = time.time()
-
-        wait_for([self._ingests.submit(run)], timeout=wait)
-        return job
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
+from ..core import Assistant
+from ..models import Filters
+from ..settings import Answerer
+from .service import Service
+from .users import Users
 
 # --- the HTTP API ------------------------------------------------------------------------------------------
 
@@ -240,8 +80,8 @@ def create_server(service: Service, users: Users | None = None):
     import gradio as gr
     from fastapi_offline import FastAPIOffline
 
-    from .generate import LLMError
-    from .lock import StoreBusy
+    from ..index.lock import StoreBusy
+    from ..read.generate import LLMError
     from .ui import CSS, create_app, unsupported
 
     assistant = service.assistant
@@ -301,7 +141,7 @@ def create_server(service: Service, users: Users | None = None):
     async def timeline(request: TimelineRequest) -> JSONResponse | PlainTextResponse:
         """The dated events the reports state about a topic, oldest first: `assistant timeline --json`, or
         its Markdown or CSV export."""
-        from .timeline import to_csv, to_markdown
+        from ..read.timeline import to_csv, to_markdown
 
         result = await run(functools.partial(service.timeline, request.topic, filters=request.filters,
                                              top_k=request.top_k))
@@ -408,7 +248,7 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, users
     """Serve until stopped. Refuses (StoreServed) when another server holds the store."""
     import uvicorn
 
-    from .lock import serving
+    from ..index.lock import serving
 
     service = Service(assistant, assistant.settings.workers)
     app = create_server(service, users)

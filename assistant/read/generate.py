@@ -8,11 +8,16 @@ model writes is checked sentence by sentence afterwards (verify.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
+from ..search.library import Found
+from ..text import passage_window
+from .answer import ABSTAIN, Extracted, ExtractiveAnswerer, compose
 from .llms import LLMError, make_llm  # noqa: F401  (make_llm: for the callers that import it from here)
+from .sentences import Sentence
 
 NO_ANSWER = "The reports do not say."
+SELECT_CANDIDATES = 12  # report sentences shown to an LLM in selection mode: a short prompt for small models
 # Written for the small models journalists run on a laptop (0.5-1.5B, measured in evals/llm_stick.py): the
 # earlier prompt's "if the passages do not answer, reply only ..." talked a 1.5B model out of 9 answers in
 # 11. Answer first; abstain only when nothing bears on the question (the verifier catches what is wrong).
@@ -38,6 +43,42 @@ class GenerativeAnswerer:
     def __init__(self, llm, max_sentences: int):
         self.llm = llm
         self.max_sentences = max_sentences
+
+    def answer(self, query: str, found: Found, stream: bool) -> Generator[str, None, str]:
+        """Prompts the LLM with the passages widened to whole sentences; yields its text as it comes when
+        streaming; returns all of it."""
+        if not found.passages:  # nothing to answer from: no call, and the verifier abstains
+            return ""
+        sources = []
+        for p in found.passages:
+            text = found.texts[p.doc_id]
+            start, end = passage_window(text, p.start, p.end)
+            sources.append((found.infos[p.doc_id].date, " ".join(text[start:end].split())))
+        messages = self.messages(query, sources)
+        if not stream:
+            return self.write(messages)
+        parts = []
+        for delta in self.stream(messages):
+            parts.append(delta)
+            yield delta
+        return "".join(parts)
+
+    def select(self, query: str, ranked: list[Sentence], answerer: ExtractiveAnswerer) -> Extracted | None:
+        """Selection mode: the LLM is shown the best report sentences, numbered, and answers with numbers;
+        the sentences it names are the answer, verbatim. None when its reply names none. Below the
+        extractive answerer's confidence threshold it abstains without asking: small models pick
+        something for nearly every question (a 0.5B model for 15 of 15 unanswerable ones: docs/generative.md)."""
+        confidence = answerer.confidence(ranked)
+        if confidence < answerer.min_confidence:
+            return Extracted(ABSTAIN, [], confidence)
+        candidates = ranked[:SELECT_CANDIDATES]
+        picked = self.selection(self.write(self.select_messages(query, [s.text for s in candidates])),
+                                len(candidates))
+        if picked is None:
+            return None
+        if not picked:
+            return Extracted(ABSTAIN, [], confidence)
+        return compose([candidates[n - 1] for n in picked], confidence)
 
     def messages(self, question: str, sources: list[tuple[str | None, str]]) -> list:
         """The chat for `question` over `sources`: (the report's date or None, passage text), numbered from

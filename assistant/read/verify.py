@@ -19,8 +19,8 @@ from datetime import date, datetime
 
 import numpy as np
 
-from .answer import _stem, _terms, sentence_spans
-from .models import Passage
+from ..models import Passage
+from ..text import passage_window, sentence_spans, stem, terms
 from .values import DATE, NO_YEAR, is_year
 
 MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -29,9 +29,6 @@ COPIED_HEADING = re.compile(r"\bPassage \[(\d+)\](?:,\s*\d{4}-\d\d-\d\d)?:\s*")
 JOINED_CLAUSES = re.compile(r",\s+and\s+(?=(?:the|a|an|it|he|she|they|its|his|her|their)\b|[A-Z0-9])|;\s+|"
                             r",\s+(?:while|but|whereas)\s+")
 MARKDOWN = re.compile(r"\*\*|__|^\s*[-*]\s+", re.M)
-# A sentence ends at . ! ? (and closing quotes) before a space, or at a line break; not after the "a.m."
-# and "p.m." of a time ("shortly after 3 p.m. on Tuesday"), as the sentence splitter knows too.
-SENTENCE_END = re.compile(r"(?<!\b[ap]\.m)[.!?][\"'”’)\]]*\s|\n")
 NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"])}
 NUMBER = re.compile(r"\d+(?:[.,:/–-]\d+)*")  # a score (3-1), a time or a date is one figure
@@ -45,7 +42,6 @@ NEGATION = re.compile(r"\b(not|no|never|none|neither|nor|without)\b|n't\b", re.I
 NEGATION_SKIP = {"a", "an", "the", "be", "been", "being", "is", "are", "was", "were", "have", "has", "had", "do",
                  "does", "did", "yet", "to", "even", "ever", "always", "only", "just", "very", "so", "too"}
 COSINE_WEIGHT = 0.6  # the rest is the share of the sentence's words found in the span
-WINDOW_REACH = 300  # characters a passage is widened by, at most, to whole sentences
 
 
 @dataclass
@@ -72,20 +68,6 @@ class Checked:
     supported: bool = False
     repaired: bool = False
     flags: list[str] = field(default_factory=list)
-
-
-def passage_window(text: str, start: int, end: int) -> tuple[int, int]:
-    """A chunk widened to whole sentences: chunks are cut by word pieces, sentences are what is quoted."""
-    head = text[max(0, start - WINDOW_REACH):start]
-    ends = list(SENTENCE_END.finditer(head))
-    new_start = 0 if start <= WINDOW_REACH else start  # no sentence end near: the text's start, or as it is
-    if ends:
-        new_start = start - len(head) + ends[-1].end()
-    tail = SENTENCE_END.search(text, max(end - 1, new_start), min(len(text), end + WINDOW_REACH))
-    new_end = len(text) if len(text) - end <= WINDOW_REACH else end
-    if tail:
-        new_end = tail.start() + len(tail.group(0).rstrip())
-    return new_start, max(new_end, end)
 
 
 def split_answer(answer: str) -> list[tuple[str, list[int]]]:
@@ -132,7 +114,7 @@ class Verifier:
         if not spans:
             return [Checked(text, markers, flags=["no passage to check it against"]) for text, markers in sentences]
         # A short answer means nothing alone: "CBS" is compared as "Which network reported it? CBS".
-        claims = [f"{question} {t}" if question and len(_terms(t)) <= SHORT_ANSWER else t for t, _ in sentences]
+        claims = [f"{question} {t}" if question and len(terms(t)) <= SHORT_ANSWER else t for t, _ in sentences]
         vectors = self.embed(claims + list(dict.fromkeys(s.scored for s in spans)))
         index = {text: i for i, text in enumerate(dict.fromkeys(s.scored for s in spans))}
         span_vectors = vectors[len(sentences):][[index[s.scored] for s in spans]]
@@ -183,10 +165,10 @@ class Verifier:
         invalid = [m for m in markers if m not in numbers]
         if invalid:
             checked.flags.append(f"cites {', '.join(f'[{m}]' for m in invalid)}, which no passage has")
-        terms = _terms(text)
+        own = terms(text)
         scored = []
         for span, cosine in zip(spans, cosines):
-            lexical = len(terms & _terms(span.text)) / len(terms) if terms else 0.0
+            lexical = len(own & terms(span.text)) / len(own) if own else 0.0
             missing = missing_facts(text, span.text, titles.get(span.doc_id, ""), texts.get(span.doc_id, ""),
                                     dates.get(span.doc_id))
             score = COSINE_WEIGHT * float(cosine) + (1 - COSINE_WEIGHT) * lexical
@@ -303,7 +285,7 @@ def _negated(text: str, reach: int = 3) -> set[str]:
     for i, w in enumerate(words):
         if NEGATION.fullmatch(w) or w.endswith(("n't", "n’t")):
             following = [x for x in words[i + 1:i + 1 + reach + 2] if x not in NEGATION_SKIP][:reach]
-            out |= {_stem(x) for x in following}
+            out |= {stem(x) for x in following}
     return out
 
 

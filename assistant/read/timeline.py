@@ -8,6 +8,9 @@
   sentence with no date at all, when the topic finds it among the most relevant.
 - The same event in several reports (wire copies, or the same date and mostly the same words) is one
   row citing every outlet; reports that date the same event differently are flagged, each cited.
+
+Over 400 lines: finding dates, judging them, and grouping events into rows are one chain; each step is a
+section below.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .answer import Sentence, _terms, sentence_spans, words
-from .models import Citation, DocumentInfo, Passage, TimelineConflict, TimelineEvent
+from ..models import Citation, DocumentInfo, Passage, TimelineConflict, TimelineEvent
+from ..text import sentence_spans, terms, words
+from .sentences import Sentence
 
 MARGIN = 3.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
 # A report is about the topic when its best sentence scores this close to the best of all: in the corpus,
@@ -310,13 +314,13 @@ def copies_of(s: Sentence, texts: dict[str, str]) -> list[tuple[str, int, int]]:
 
 def _overlap(a: str, b: str) -> float:
     """Share of the shorter sentence's words (dates aside) that the other has too."""
-    ta, tb = _terms(a) - _date_terms(), _terms(b) - _date_terms()
+    ta, tb = terms(a) - _date_terms(), terms(b) - _date_terms()
     return len(ta & tb) / min(len(ta), len(tb)) if ta and tb else 0.0
 
 
 @lru_cache(maxsize=1)
 def _date_terms() -> frozenset[str]:
-    return frozenset(_terms(" ".join(DATE_WORDS)) | {str(i) for i in range(1, 32)})
+    return frozenset(terms(" ".join(DATE_WORDS)) | {str(i) for i in range(1, 32)})
 
 
 def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray]) -> list[_Row]:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .models import Disagreement, DisagreementValue
+from ..models import Disagreement, DisagreementValue
 
 if TYPE_CHECKING:
-    from .answer import Sentence
+    from .sentences import Sentence
 
 NUMBER_WORDS = {w: i for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -49,7 +49,7 @@ class Value:
 
 def values(text: str, kind: str) -> list[Value]:
     """The values of one kind that a sentence states."""
-    from .answer import _terms
+    from ..text import terms
 
     out = []
     if kind == "date":
@@ -72,7 +72,7 @@ def values(text: str, kind: str) -> list[Value]:
                 continue
             figure = f"{m.group(1)} {m.group(2)}" if m.group(1) else m.group(2)
             out.append(Value("number", figure, ((m.group(1) or "").lower(), _number(m.group(2))),
-                             frozenset(_terms(unit))))
+                             frozenset(terms(unit))))
     return out
 
 
