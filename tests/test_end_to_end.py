@@ -257,7 +257,7 @@ def test_every_answer_carries_a_confidence_and_abstentions_a_low_one(assistant):
     ("How many tanks did North Korea send to Russia?", None),  # no report says: abstain
     pytest.param("How did North Korea react to the summit?", None, marks=pytest.mark.xfail(
         strict=True, reason="no report gives North Korea's reaction; South Korea's is answered, marked low "
-                            "confidence (0.39) but above min_confidence")),
+                            "confidence (0.47) but above min_confidence")),
 ])
 def test_a_new_users_questions_get_the_right_answer_or_an_abstention(assistant, question, right):
     answer = assistant.ask(question)

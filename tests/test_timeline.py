@@ -104,7 +104,7 @@ def test_the_trip_is_listed_in_the_order_it_happened_each_event_quoted_exactly(a
 
 
 @pytest.mark.xfail(strict=True, reason="the reader ranks the departure sentence ('after leaving Pyongyang on Sunday') "
-                   "outside the timeline's margin, as it does for cq-17")
+                   "outside the timeline's margin")
 def test_a_relative_date_in_the_trip_is_resolved_and_marked(assistant):
     events = assistant.timeline(TRIP).events
     sunday = next(e for e in events if e.date_text == "Sunday" and "Pyongyang" in e.text)
