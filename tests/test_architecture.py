@@ -39,31 +39,18 @@ def stage_of(module: str) -> int:
 def imports(path: Path) -> set[str]:
     """The assistant modules `path` imports, resolved to module names (a package's name means its __init__)."""
     module = module_name(path)
-    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-    if path.name == "__init__.py":
-        package = package[:-1]  # assistant.__init__ -> assistant
+    package = module.split(".")[:-1]  # assistant.read.answer -> assistant.read; assistant.cli.__init__ -> assistant.cli
     modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[:len(package) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            names = [f"{target}.{a.name}" for a in node.names]
-            for name in [*names, target]:
-                if name in modules:
-                    found.add(name)
-                    break
-                if f"{name}.__init__" in modules and name != target:
-                    found.add(f"{name}.__init__")
-                    break
-            else:
-                if f"{target}.__init__" in modules:
-                    found.add(f"{target}.__init__")
+            base = package[:len(package) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else []))
+            # `from . import ask, docs`: each name a module; `from .models import Passage`: the module itself.
+            named = {f"{target}.{a.name}" for a in node.names} & modules
+            found |= named or ({target, f"{target}.__init__"} & modules)
         elif isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name in modules}
+            found |= {a.name for a in node.names} & modules
     found.discard(module)
     return {m for m in found if not m.endswith(".__init__") or m == "assistant.__init__"}
 
@@ -103,6 +90,8 @@ def test_the_walk_sees_imports_in_functions_and_relative_ones():
     assert "assistant.index.store" in edges["assistant.core"], "a function-level relative import"
     assert "assistant.models" in edges["assistant.read.answer"], "a module-level import two dots up"
     assert "assistant.core" in edges["assistant.__init__"]
+    assert {"assistant.cli.ask", "assistant.cli.docs", "assistant.cli.evals", "assistant.cli.serve"} <= \
+        edges["assistant.cli.__init__"], "every module of `from . import a, b`"
 
 
 def test_the_architecture_page_names_only_modules_that_exist():
