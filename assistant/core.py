@@ -60,7 +60,8 @@ class Assistant:
         build = {"embedding_model": Path(self.model_path).name, "chunk_size": self.settings.chunk_size,
                  "chunk_overlap": self.settings.chunk_overlap, "chunk_header": ",".join(self._header_keys)}
         return Store(self.settings.store, {k: str(v) for k, v in build.items()},
-                     chroma_url=self.settings.chroma_url, collection=self.settings.chroma_collection)
+                     chroma_url=self.settings.chroma_url, collection=self.settings.chroma_collection,
+                     catalog_url=self.settings.catalog_url)
 
     @cached_property
     def embed_model(self):
@@ -151,8 +152,14 @@ class Assistant:
         from .ingest.pipeline import Ingestor
 
         s = self.settings
+        # On a shared catalog each server stages uploads in its own folder: they are named by the library.
         return Ingestor(self.store, self.chunker, self.embed, lambda: self.encoded, s.max_file_mb, s.max_document_mb,
-                        s.sentence_vectors_at_ingest)
+                        s.sentence_vectors_at_ingest, uploads=self.uploads if s.catalog_url else None)
+
+    @property
+    def uploads(self) -> Path:
+        """The folder files uploaded through the server are staged in."""
+        return Path(self.settings.store) / "uploads"
 
     # --- ingest ------------------------------------------------------------------------------------
 
@@ -172,7 +179,7 @@ class Assistant:
     def _write(self):
         from .index.lock import sole_writer
 
-        return sole_writer(self.store, Path(self.settings.store), self.settings.ingest_wait_seconds, self._writing)
+        return sole_writer(self.store, self.settings.ingest_wait_seconds, self._writing)
 
     # --- documents ---------------------------------------------------------------------------------
 
@@ -194,9 +201,7 @@ class Assistant:
     def warm(self) -> None:
         """Load the model and open the store, finish a write that was cut short, and answer one question, so
         that the first real question costs what any other does (`serve` calls it before it says ready)."""
-        from .index.lock import DIRTY_FILE
-
-        if (Path(self.settings.store) / DIRTY_FILE).exists():
+        if self.store.catalog.interrupted():
             with self._write():
                 pass
         docs = self.documents()

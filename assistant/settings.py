@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         default=None,
         description="A Chroma server (http[s]://HOST[:PORT]) to keep the vectors in, instead of the store folder; "
                     "the catalog stays in the store folder (docs/chroma-server.md).")
+    catalog_url: str | None = Field(
+        default=None,
+        description="A PostgreSQL database (postgresql://USER@HOST[:PORT]/DB) to keep the catalog in (documents, "
+                    "texts, versions, jobs, the keyword index), instead of the store folder: several servers "
+                    "can then share one library, with chroma_url for the vectors (docs/scale-out.md).")
     chroma_collection: str = Field(
         default="chunks", description="The Chroma collection of this corpus: one per corpus on a shared server.")
     embedding_model: str | None = Field(

@@ -115,8 +115,8 @@ def test_repair_removes_orphans_from_chroma_and_the_keyword_index(fresh):
     store = fresh.store
     store.collection.add(ids=["ghost::0"], embeddings=[[0.1] * 384], documents=["ghost text"],
                          metadatas=[{"document_id": "ghost", "doc_id": "ghost", "start": 0, "end": 10}])
-    store.db.execute("INSERT INTO chunks_fts VALUES ('', 'ghost text', 'ghost::0', 'ghost', 0, 10)")
-    store.db.commit()
+    store.catalog.db.execute("INSERT INTO chunks_fts VALUES ('', 'ghost text', 'ghost::0', 'ghost', 0, 10)")
+    store.catalog.db.commit()
     assert store.repair() == {"orphans": 1, "stale": 0}
     assert store.chunk_count() == sum(d.chunks for d in fresh.documents())
-    assert store.db.execute("SELECT count(*) FROM chunks_fts WHERE doc_id = 'ghost'").fetchone()[0] == 0
+    assert store.catalog.db.execute("SELECT count(*) FROM chunks_fts WHERE doc_id = 'ghost'").fetchone()[0] == 0

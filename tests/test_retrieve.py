@@ -108,8 +108,8 @@ def test_the_keyword_index_follows_ingest_and_remove_and_is_rebuilt_when_missing
     assert not fresh.store.keyword_search(["zebras"], 5)  # the old text left the index with its chunks
     assert fresh.store.keyword_search(["giraffes"], 5)
     (doc,) = fresh.documents()
-    fresh.store.db.execute("DELETE FROM chunks_fts")  # a store from before the keyword index
-    fresh.store.db.commit()
+    fresh.store.catalog.db.execute("DELETE FROM chunks_fts")  # a store from before the keyword index
+    fresh.store.catalog.db.commit()
     reopened = Store(fresh.settings.store, fresh.store.build)
     assert reopened.keyword_search(["giraffes"], 5)[0]["doc_id"] == doc.doc_id
     fresh.remove([doc.doc_id])

@@ -16,6 +16,9 @@ app = typer.Typer(help="Report Assistant: answers about your reports, every sent
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 docs_app = typer.Typer(help="List, show and remove the documents in a store.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+store_app = typer.Typer(help="Move a library between a store folder and PostgreSQL plus a Chroma server.",
+                        no_args_is_help=True)
+app.add_typer(store_app, name="store")
 eval_app = typer.Typer(help="Run evaluation sets, compare runs.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
@@ -23,6 +26,9 @@ StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="Store folder 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settings file [env ASSISTANT_CONFIG].")]
 ChromaOpt = Annotated[Optional[str], typer.Option(
     "--chroma-url", help="Keep the vectors in this Chroma server, http[s]://HOST[:PORT] [env ASSISTANT_CHROMA_URL].")]
+CatalogOpt = Annotated[Optional[str], typer.Option(
+    "--catalog", help="Keep the catalog in this PostgreSQL database, postgresql://USER@HOST[:PORT]/DB, so that "
+                      "several servers share one library [env ASSISTANT_CATALOG_URL].")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 TopKOpt = Annotated[Optional[int], typer.Option("--top-k", min=1, max=100, help="Passages to retrieve.")]
 SourcesOpt = Annotated[Optional[list[str]], typer.Option("--source", help="Only this outlet (repeatable).")]
@@ -63,6 +69,7 @@ def _assistant(store: Path | None, config: Path | None, answers: bool = True, **
     """The Assistant of a command; `answers`: the command answers questions, so its reader is loaded (and a
     reader that cannot load is reported) before any work."""
     from ..core import Assistant
+    from ..index.pg_catalog import CatalogUnavailable
     from ..index.store import StoreMismatch, StoreUnavailable
     from ..read.generate import LLMError
     from ..settings import load_settings
@@ -76,7 +83,7 @@ def _assistant(store: Path | None, config: Path | None, answers: bool = True, **
         # A missing model or URL is reported before any work (auto has none to miss: it falls back).
         if settings.answerer not in ("extractive", "auto"):
             assistant.llm_answerer(settings.answerer)
-    except (FileNotFoundError, StoreMismatch, StoreUnavailable, ValueError, LLMError) as exc:
+    except (FileNotFoundError, StoreMismatch, StoreUnavailable, CatalogUnavailable, ValueError, LLMError) as exc:
         _fail(str(exc), code=2)
     return assistant
 
@@ -109,6 +116,8 @@ def _refuse_if_served(assistant: Assistant) -> None:
     """A running server is the store's writer: a CLI write beside it is refused, never done behind its back."""
     from ..index.lock import served_by
 
+    if assistant.settings.catalog_url:  # a shared catalog: its writers take turns by the advisory lock
+        return
     server = served_by(Path(assistant.settings.store))
     if server:
         url = server.rsplit(" at ", 1)[-1]

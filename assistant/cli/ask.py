@@ -17,6 +17,7 @@ from .app import (
     EXIT_LLM,
     EXIT_PARTIAL,
     AnswererOpt,
+    CatalogOpt,
     ChromaOpt,
     ConfigOpt,
     DocsOpt,
@@ -47,14 +48,14 @@ def ingest(
                                                      ".jsonl")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    chroma_url: ChromaOpt = None,
+    chroma_url: ChromaOpt = None, catalog: CatalogOpt = None,
     as_json: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add reports to the store, or update the ones that changed. Exit 3 when some files failed."""
     from ..index.lock import StoreBusy
 
-    assistant = _assistant(store, config, answers=False, chroma_url=chroma_url)
+    assistant = _assistant(store, config, answers=False, chroma_url=chroma_url, catalog_url=catalog)
     _refuse_if_served(assistant)
     try:
         report = assistant.ingest(paths, progress=not quiet and sys.stderr.isatty())
@@ -86,7 +87,7 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    chroma_url: ChromaOpt = None,
+    chroma_url: ChromaOpt = None, catalog: CatalogOpt = None,
     top_k: TopKOpt = None,
     sources: SourcesOpt = None,
     since: SinceOpt = None,
@@ -105,7 +106,7 @@ def ask(
     from ..read.generate import LLMError
 
     filters = _filters(sources, since, until, doc_ids)
-    assistant = _assistant(store, config, retrieval_mode=retrieval, chroma_url=chroma_url,
+    assistant = _assistant(store, config, retrieval_mode=retrieval, chroma_url=chroma_url, catalog_url=catalog,
                            **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict, llm_mode))
     try:
         answer = assistant.ask(question, top_k=top_k, filters=filters)
@@ -136,7 +137,7 @@ def timeline(
     topic: Annotated[str, typer.Argument(help="What the timeline is about, in quotes.")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    chroma_url: ChromaOpt = None,
+    chroma_url: ChromaOpt = None, catalog: CatalogOpt = None,
     top_k: TopKOpt = None,
     sources: SourcesOpt = None,
     since: SinceOpt = None,
@@ -153,7 +154,8 @@ def timeline(
     fmt = "json" if as_json else fmt
     if fmt not in ("text", "json", "markdown", "csv"):
         _fail(f"--format: {fmt!r} is not one of text, json, markdown, csv", code=2)
-    result = _overview("timeline", topic, store, config, chroma_url, top_k, _filters(sources, since, until, doc_ids))
+    result = _overview("timeline", topic, store, config, (chroma_url, catalog), top_k,
+                       _filters(sources, since, until, doc_ids))
     text = {"json": lambda: json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2),
             "markdown": lambda: to_markdown(result.topic, result.events), "csv": lambda: to_csv(result.events),
             "text": lambda: format_timeline(result)}[fmt]()
@@ -164,10 +166,10 @@ def timeline(
         typer.echo(text.rstrip("\n"))
 
 
-def _overview(method: str, text: str, store: Path | None, config: Path | None, chroma_url: str | None,
+def _overview(method: str, text: str, store: Path | None, config: Path | None, backends: tuple[str | None, str | None],
               top_k: int | None, filters):
     """Assistant.timeline or Assistant.compare; exit 2 on an empty topic or question."""
-    assistant = _assistant(store, config, chroma_url=chroma_url)
+    assistant = _assistant(store, config, chroma_url=backends[0], catalog_url=backends[1])
     try:
         return getattr(assistant, method)(text, filters=filters, top_k=top_k)
     except ValueError as exc:
@@ -194,7 +196,7 @@ def compare(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    chroma_url: ChromaOpt = None,
+    chroma_url: ChromaOpt = None, catalog: CatalogOpt = None,
     top_k: TopKOpt = None,
     sources: SourcesOpt = None,
     since: SinceOpt = None,
@@ -203,7 +205,8 @@ def compare(
     as_json: JsonOpt = False,
 ) -> None:
     """Who said what: for each outlet, its sentence that best answers the question, or not covered."""
-    result = _overview("compare", question, store, config, chroma_url, top_k, _filters(sources, since, until, doc_ids))
+    result = _overview("compare", question, store, config, (chroma_url, catalog), top_k,
+                       _filters(sources, since, until, doc_ids))
     if as_json:
         _print_json(result.model_dump(mode="json"))
         return

@@ -11,6 +11,7 @@ import typer
 from .app import (
     EXIT_BUSY,
     AnswererOpt,
+    CatalogOpt,
     ChromaOpt,
     ConfigOpt,
     LlmKeyOpt,
@@ -30,7 +31,7 @@ from .app import (
 def serve(
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    chroma_url: ChromaOpt = None,
+    chroma_url: ChromaOpt = None, catalog: CatalogOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on. Keep 127.0.0.1 unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 7860,
     auth: Annotated[Optional[str], typer.Option(
@@ -70,7 +71,7 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and not users:
         _fail(f"--host {host} opens the chat to the network: set --auth USER:PASS (or --auth-file, "
               "ASSISTANT_AUTH) so that only you can read your reports", code=2)
-    assistant = _assistant(store, config, chroma_url=chroma_url, workers=workers,
+    assistant = _assistant(store, config, chroma_url=chroma_url, catalog_url=catalog, workers=workers,
                            **_llm_settings(answerer, llm_model, llm_base_url, llm_api_key, strict, llm_mode))
     try:
         run_server(assistant, host=host, port=port, users=users)

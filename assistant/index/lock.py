@@ -108,12 +108,13 @@ def _holder(handle) -> str:
 
 
 @contextlib.contextmanager
-def sole_writer(store, folder: Path, wait_seconds: float, in_process: threading.Lock) -> Iterator[None]:
-    """Be the store's only writer: in this process (`in_process`), and across processes (the writer lock);
-    first repairing what a write cut short left behind (store.repair)."""
-    with in_process, writer(folder, wait_seconds) as interrupted:
+def sole_writer(store, wait_seconds: float, in_process: threading.Lock) -> Iterator[None]:
+    """Be the store's only writer: in this process (`in_process`), and across processes and servers (the
+    catalog's writer lock: this file's `writer`, or PostgreSQL's advisory lock); first repairing what a write
+    cut short left behind (store.repair)."""
+    with in_process, store.catalog.writer(wait_seconds) as interrupted:
         if interrupted:
             fixed = store.repair()
-            print(f"the last write to {folder} was cut short: removed chunks of {fixed['orphans']} unfinished "
-                  f"reports; {fixed['stale']} reports will be written again", file=sys.stderr)
+            print(f"the last write to {store.catalog.where} was cut short: removed chunks of {fixed['orphans']} "
+                  f"unfinished reports; {fixed['stale']} reports will be written again", file=sys.stderr)
         yield

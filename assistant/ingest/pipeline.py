@@ -15,6 +15,7 @@ from ..models import IngestedDocument, IngestReport
 from ..text import passage_window, sentence_spans
 from . import loaders
 
+UPLOAD_PREFIX = "upload:"
 FLUSH_CHUNKS = 1024  # chunks embedded and stored at once during ingest: enough to sort by length well
 
 Progress = Callable[[int, int, IngestReport], None]
@@ -23,10 +24,12 @@ Progress = Callable[[int, int, IngestReport], None]
 class Ingestor:
     """`store` (index/store.py), `chunker` (chunking.py) and `embed(texts, urgent)` (unit vectors, cached) are
     the Assistant's; `encoded()` counts the texts it has encoded afresh (cache misses), for the report.
-    `sentence_vectors`: also embed the sentences timelines compare, at ingest."""
+    `sentence_vectors`: also embed the sentences timelines compare, at ingest. `uploads`: a folder whose files
+    are named `upload:NAME` in the catalog, not by their path, so that every server over a shared catalog names
+    an uploaded report alike (each stages uploads in a folder of its own)."""
 
     def __init__(self, store, chunker, embed: Callable[..., np.ndarray], encoded: Callable[[], int],
-                 max_file_mb: float, max_document_mb: float, sentence_vectors: bool):
+                 max_file_mb: float, max_document_mb: float, sentence_vectors: bool, uploads: Path | None = None):
         self.store = store
         self.chunker = chunker
         self.embed = embed
@@ -34,6 +37,13 @@ class Ingestor:
         self.max_file_bytes = int(max_file_mb * 1e6)
         self.max_document_bytes = int(max_document_mb * 1e6)
         self.sentence_vectors = sentence_vectors
+        self.uploads = str(uploads.resolve()) + "/" if uploads else None
+
+    def named(self, path: str) -> str:
+        """What the catalog calls a file (or a locator that starts with its path)."""
+        if self.uploads and path.startswith(self.uploads):
+            return UPLOAD_PREFIX + path[len(self.uploads):]
+        return path
 
     def run(self, paths: Sequence[str | Path], progress: bool = False,
             on_progress: Progress | None = None) -> IngestReport:
@@ -61,7 +71,7 @@ class Ingestor:
 
     def _file(self, path: Path, report: IngestReport, pending: list, finished_files: list,
               used_ids: dict[str, str], bar, tick: Callable[[], None] | None) -> None:
-        real = str(path.resolve())
+        real = self.named(str(path.resolve()))
         try:
             checksum = loaders.checksum(path)
         except OSError as exc:
@@ -114,7 +124,7 @@ class Ingestor:
 
     def _identify(self, doc: loaders.LoadedDocument) -> tuple[str, str]:
         """The document's stable id, and whether it is new, changed or unchanged."""
-        prior = self.store.by_locator(doc.locator)
+        prior = self.store.by_locator(self.named(doc.locator))
         doc_id = doc.meta.get("doc_id") or (prior[0] if prior else loaders.default_doc_id(doc))
         if prior and prior[0] != doc_id:  # the report was given a new id: the old one goes
             self.store.remove([prior[0]])
@@ -134,8 +144,8 @@ class Ingestor:
             if self.sentence_vectors:
                 self._embed_sentences(pending)
         # One write for the whole batch: Chroma's per-call cost made per-report writes ~40% slower.
-        self.store.put_many([(doc_id, doc.locator, str(Path(doc.path).resolve()), doc.meta, doc.text, doc.hash,
-                              doc_nodes) for doc, doc_id, _, doc_nodes in pending])
+        self.store.put_many([(doc_id, self.named(doc.locator), self.named(str(Path(doc.path).resolve())), doc.meta,
+                              doc.text, doc.hash, doc_nodes) for doc, doc_id, _, doc_nodes in pending])
         for doc, doc_id, status, doc_nodes in pending:
             report.chunks += len(doc_nodes)
             record(report, IngestedDocument(doc_id=doc_id, path=doc.path, title=doc.meta.get("title"),

@@ -17,11 +17,13 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Literal
 
 # FastAPI reads the route functions' annotations, so what they name is imported here, not in a function.
 import anyio
+import httpx
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -30,6 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..core import Assistant
+from ..index.pg_catalog import CatalogUnavailable
+from ..index.store import StoreUnavailable
 from ..models import Filters
 from ..settings import Answerer
 from .service import Service
@@ -104,6 +108,19 @@ def create_server(service: Service, users: Users | None = None):
     @api.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None))
+
+    # A backend that restarts or cannot be reached: the question gets a 503 that names it, and the pool
+    # reconnects by itself once it is back (pg_catalog.py).
+    @api.exception_handler(CatalogUnavailable)
+    @api.exception_handler(StoreUnavailable)
+    async def backend_down(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": f"{exc}; try again shortly"}, 503, headers={"Retry-After": "5"})
+
+    @api.exception_handler(httpx.TransportError)
+    async def vectors_down(_request: Request, exc: Exception) -> JSONResponse:
+        where = assistant.settings.chroma_url or "the vector store"
+        return JSONResponse({"error": f"the Chroma server at {where} does not answer ({exc}); try again shortly"},
+                            503, headers={"Retry-After": "5"})
 
     @api.exception_handler(RequestValidationError)
     async def bad_input(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -219,25 +236,32 @@ def create_server(service: Service, users: Users | None = None):
             with tempfile.NamedTemporaryFile(dir=service.uploads, delete=False, suffix=".part") as out:
                 shutil.copyfileobj(f.file, out)
             os.replace(out.name, target)
+            assistant.store.catalog.keep_upload(target.name, target.read_bytes())
             paths.append(target)
         return paths
 
     @router.get("/jobs/{job_id}")
     async def job(job_id: str) -> JSONResponse:
         """An upload's progress, then its ingest JSON in "result"."""
-        if job_id not in service.jobs:
+        found = await anyio.to_thread.run_sync(service.job, job_id)
+        if found is None:
             raise HTTPException(404, f"no job {job_id!r}")
-        return JSONResponse(service.jobs[job_id].as_json())
+        return JSONResponse(found)
 
     api.include_router(router)
 
     @api.get("/api/health")
-    async def health() -> JSONResponse:
-        """Ready or not, with the number of documents. No password needed: it tells nothing of their content.
-        Answered in the event loop (one COUNT), so a queue of questions never delays it."""
+    def health() -> JSONResponse:
+        """Ready or not, the number of documents, and each backend (catalog, vectors) with whether it answers.
+        No password needed: it tells nothing of their content. 503 when not ready or a backend is down."""
         if not service.ready.is_set():
             return JSONResponse({"ready": False, "error": service.failed}, 503)
-        return JSONResponse({"ready": True, "documents": assistant.store.count(), "workers": service.workers})
+        backends = assistant.store.health()
+        if not all(b["ok"] for b in backends.values()):
+            return JSONResponse({"ready": False, "backends": backends,
+                                 "error": "; ".join(b["error"] for b in backends.values() if not b["ok"])}, 503)
+        return JSONResponse({"ready": True, "documents": assistant.store.count(), "workers": service.workers,
+                             "backends": backends})
 
     blocks = create_app(service)
     return gr.mount_gradio_app(api, blocks, path="/", auth=users, show_error=True, css=CSS,
@@ -267,6 +291,7 @@ def serve(assistant: Assistant, host: str = "127.0.0.1", port: int = 7860, users
         print(f"Ready in {time.perf_counter() - started:.1f} s: {url} ({len(assistant.documents())} documents; "
               f"{service.workers} questions at once; API at {url}api/docs)", flush=True)
 
-    with serving(Path(assistant.settings.store), url):
+    # A local store has one server; a shared catalog (PostgreSQL) has as many as the library needs.
+    with serving(Path(assistant.settings.store), url) if not assistant.settings.catalog_url else nullcontext():
         threading.Thread(target=warm, name="warm-up", daemon=True).start()
         server.run()

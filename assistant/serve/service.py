@@ -1,9 +1,15 @@
 """What the chat and the HTTP API share: one Assistant, a gate of `workers` questions at once, the warm-up,
-and ingest jobs run in the background."""
+and ingest jobs run in the background.
+
+Jobs are kept in the catalog, so that every server over a shared catalog answers GET /api/jobs/{id}; the server
+running a job says so every few seconds (a heartbeat), and a job whose server stopped saying so is reported
+failed (catalog.JOB_STALE_SECONDS)."""
 
 from __future__ import annotations
 
 import os
+import socket
+import sys
 import threading
 import time
 import uuid
@@ -16,6 +22,8 @@ from typing import Literal
 
 from ..core import Assistant
 from ..models import Answer, Comparison, Timeline
+
+JOB_BEAT_SECONDS = 5.0  # well inside catalog.JOB_STALE_SECONDS
 
 
 @dataclass
@@ -49,12 +57,14 @@ class Service:
         self.gate = threading.BoundedSemaphore(self.workers)
         self.ready = threading.Event()
         self.failed: str | None = None
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, Job] = {}  # this server's jobs that have not finished
+        self.name = f"pid {os.getpid()} on {socket.gethostname()}"
+        self._beating = threading.Event()
         self._ingests = ThreadPoolExecutor(1, thread_name_prefix="ingest")  # writes go one at a time anyway
 
     @property
     def uploads(self) -> Path:
-        return Path(self.assistant.settings.store) / "uploads"
+        return self.assistant.uploads
 
     def warm(self) -> None:
         try:
@@ -96,23 +106,53 @@ class Service:
 
     def ingest(self, paths: list[Path], wait: float) -> Job:
         """Ingest in the background; waits up to `wait` seconds for it to finish."""
+        catalog = self.assistant.store.catalog
         job = Job(id=uuid.uuid4().hex[:12], files=[p.name for p in paths])
         self.jobs[job.id] = job
+        catalog.save_job(job.as_json(), self.name)
+        self._heartbeat()
 
         def progress(files_done: int, _files: int, report) -> None:
             job.files_done, job.documents_done = files_done, len(report.documents)
+            catalog.save_job(job.as_json(), self.name)
 
         def run() -> None:
             job.status = "running"
             try:
+                catalog.save_job(job.as_json(), self.name)
                 report = self.assistant.ingest(paths, on_progress=progress)
                 job.result, job.status = report.model_dump(mode="json"), "done"
             except Exception as exc:
                 job.error, job.status = f"{type(exc).__name__}: {exc}", "failed"
             job.finished = time.time()
+            try:
+                catalog.save_job(job.as_json(), self.name)
+            finally:
+                self.jobs.pop(job.id, None)
 
         wait_for([self._ingests.submit(run)], timeout=wait)
         return job
+
+    def job(self, job_id: str) -> dict | None:
+        """A job of any server over this catalog, as JSON; None if there is none."""
+        return self.assistant.store.catalog.job(job_id)
+
+    def _heartbeat(self) -> None:
+        """Tell the catalog, every few seconds, that this server's jobs are still running."""
+        if self._beating.is_set():
+            return
+        self._beating.set()
+
+        def beat() -> None:
+            while True:
+                time.sleep(JOB_BEAT_SECONDS)
+                if self.jobs:
+                    try:
+                        self.assistant.store.catalog.beat(list(self.jobs))
+                    except Exception as exc:  # the catalog is down: the next beat tries again
+                        print(f"warning: job heartbeat: {exc}", file=sys.stderr)
+
+        threading.Thread(target=beat, name="job-heartbeat", daemon=True).start()
 
 
 def _iso(t: float) -> str:
