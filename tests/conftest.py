@@ -58,3 +58,40 @@ def fresh(tmp_path, model_parts):
     a = Assistant(store=tmp_path / "store")
     a.__dict__["embed_model"], a.__dict__["chunker"] = model_parts
     return a
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the tests' own (Debian's, in a temporary data folder). It must start: the shared
+    catalog is tested for real, never skipped (tests/backends.py says what failed)."""
+    from .backends import BackendError, start_postgres, stop_postgres
+
+    try:
+        pg = start_postgres()
+    except BackendError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield pg
+    stop_postgres(pg)
+
+
+@pytest.fixture(scope="session")
+def chroma_server():
+    """A `chroma run` server of the tests' own, on a free loopback port."""
+    from .backends import BackendError, start_chroma, stop_chroma
+
+    try:
+        server = start_chroma()
+    except BackendError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    stop_chroma(server)
+
+
+def new_database(pg, name: str) -> str:
+    """A new, empty database on the tests' PostgreSQL server: its URL."""
+    import psycopg
+
+    with psycopg.connect(pg.url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg.url.rsplit("/", 1)[0] + "/" + name

@@ -86,7 +86,8 @@ def store_copy(
         "--src-chroma-url", help="The Chroma server holding the source's vectors, http[s]://HOST[:PORT].")] = None,
     dest_chroma_url: Annotated[Optional[str], typer.Option(
         "--dest-chroma-url", help="The Chroma server the copy's vectors go to, http[s]://HOST[:PORT].")] = None,
-    collection: Annotated[str, typer.Option("--collection", help="The Chroma collection, on both sides.")] = "chunks",
+    src_collection: Annotated[str, typer.Option("--src-collection", help="The source's Chroma collection.")] = "chunks",
+    dest_collection: Annotated[str, typer.Option("--dest-collection", help="The copy's Chroma collection.")] = "chunks",
     as_json: JsonOpt = False,
 ) -> None:
     """Copy a library: its reports, texts, versions, keyword index and vectors (not computed again); the counts
@@ -97,7 +98,7 @@ def store_copy(
     from ..index.pg_catalog import CatalogUnavailable
     from ..index.store import StoreUnavailable
 
-    def place(where: str, chroma_url: str | None, side: str) -> Place:
+    def place(where: str, chroma_url: str | None, side: str, collection: str) -> Place:
         if where.startswith(("postgresql://", "postgres://")):
             if not chroma_url:
                 _fail(f"{side} {where.split('@')[-1]}: a PostgreSQL catalog keeps its vectors in a Chroma server: "
@@ -108,7 +109,8 @@ def store_copy(
         return Place(Path(where), None, chroma_url, collection)
 
     try:
-        counts = copy_library(place(src, src_chroma_url, "src"), place(dest, dest_chroma_url, "dest"))
+        counts = copy_library(place(src, src_chroma_url, "src", src_collection),
+                              place(dest, dest_chroma_url, "dest", dest_collection))
     except (ValueError, CatalogUnavailable, StoreUnavailable) as exc:
         _fail(str(exc), code=2)
     if as_json:
