@@ -77,8 +77,12 @@ class PostgresCatalog(Catalog):
         self.where = redact(url)
         self._local = threading.local()
         self._errors = (psycopg.OperationalError, psycopg.InterfaceError)
+        # reconnect_timeout: the pool's back-off between attempts doubles while PostgreSQL is down; giving up
+        # after a few seconds resets it (the next call tries at once), so servers resume within seconds of
+        # PostgreSQL's return however long it was away.
         self.pool = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, open=False, timeout=CONNECT_SECONDS,
-                                   check=ConnectionPool.check_connection, name="catalog",
+                                   reconnect_timeout=CONNECT_SECONDS, check=ConnectionPool.check_connection,
+                                   name="catalog",
                                    kwargs={"autocommit": True, "application_name": APPLICATION})
         try:
             self.pool.open(wait=True, timeout=CONNECT_SECONDS * 2)
