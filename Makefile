@@ -6,7 +6,7 @@ STORE ?= .store/sample
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install chat sample test test-fast lint clean reader
+.PHONY: install chat sample test test-fast lint clean reader postgresql
 
 $(BIN)/assistant: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,18 @@ sample: install
 chat: sample
 	$(BIN)/assistant serve --store $(STORE) --host $(HOST) --port $(PORT)
 
-test: install
+test: install postgresql
 	$(BIN)/ruff check assistant tests evals
 	$(BIN)/python -m pytest
 
-test-fast: install
+# The shared-catalog tests start a PostgreSQL server of their own (tests/backends.py): Debian's package.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql (the shared-catalog tests start a server of their own)"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq postgresql >/dev/null; }
+
+test-fast: install postgresql
 	$(BIN)/python -m pytest -m "not slow"
 
 # Trains the reader from ../shared/data and calibrates it (resumable: run again after a stop), then prints

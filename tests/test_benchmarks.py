@@ -100,3 +100,30 @@ def test_serve_load_benchmark(assistant, tmp_path_factory):
     for figure in ("first / warm median:", "throughput:", "questions meanwhile:", "added 2,"):
         assert figure in out
     assert "inconsistent answers: 0 of" in out and "errors:" not in out
+
+
+def test_scale_out_benchmark(assistant, tmp_path_factory):
+    """One server over the local store, one and two over PostgreSQL and a Chroma server (their own, started by
+    the benchmark), on the corpus store, with two clients."""
+    from .conftest import shared_file, store_copy
+
+    shared_file("data/realtimeqa/qa.jsonl")
+    store = store_copy(assistant, tmp_path_factory, "scale-out")
+    out = _run("scale_out.py", "--store", store, "--clients", 2, "--rounds", 1)
+    assert "copied into PostgreSQL and the Chroma server" in out
+    for row in ("one server, local store", "one server, PostgreSQL", "two servers, PostgreSQL"):
+        assert f"| {row}" in out and f"| {row}" in out.split("two servers / one server")[0]
+    assert "two servers / one server on the same backends:" in out
+    assert all(line.rstrip().endswith("| 0 |") for line in out.splitlines() if line.startswith("| one")
+               or line.startswith("| two")), "no errors"
+
+
+def test_keyword_index_comparison(assistant, tmp_path):
+    """evals/keyword_index.py on the corpus set: FTS5 and PostgreSQL rows on the same store."""
+    done = subprocess.run([sys.executable, str(BENCH.parent / "keyword_index.py"), "--sets", "corpus", "--store",
+                           f"corpus={assistant.settings.store}", "--out", str(tmp_path / "kw.md")],
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for row in ("BM25 only, FTS5 (SQLite)", "BM25 only, PostgreSQL", "hybrid (the default), PostgreSQL"):
+        assert row in done.stdout
+    assert (tmp_path / "kw.md").read_text().startswith("top 20 chunks")

@@ -345,6 +345,8 @@ def test_a_postgresql_restart_costs_questions_a_503_not_the_servers(cluster, pos
     assert "PostgreSQL" in json.loads(refused)["error"]
     after = [(t, code) for t, code, _ in results if t > back]
     first = next(t for t, code in after if code == 200)
-    print(f"answers resumed {first - back:.1f} s after PostgreSQL was back; {sum(c == 503 for _, c, _ in results)} 503s")
+    refusals = sum(code == 503 for _, code, _ in results)
+    print(f"answers resumed {first - back:.1f} s after PostgreSQL was back; {refusals} questions got a 503")
     assert first - back <= 10, "answers resume within 10 s"
-    assert all(code == 200 for t, code in after if t > first + 1), [(round(t - back, 1), c, n, x[:120]) for (t, c, x), n in zip(results, names)]
+    assert all(code == 200 for t, code in after if t > first + 1), [
+        (round(t - back, 1), c, n, x[:120]) for (t, c, x), n in zip(results, names)]

@@ -70,10 +70,11 @@ class Catalog:
 
     def check_build(self, build: dict[str, str], where: str) -> None:
         """Record the build of a new catalog; raise StoreMismatch when an existing one was built differently."""
-        with self.transaction() as conn:
-            self._exec(conn, "INSERT INTO meta (key, value) VALUES ('build', ?) ON CONFLICT (key) DO NOTHING",
-                       (json.dumps(build, sort_keys=True),))
-        stored = json.loads(self._one("SELECT value FROM meta WHERE key = 'build'")[0])
+        if not self.build():  # written only when missing: a store opened read-only stays untouched
+            with self.transaction() as conn:
+                self._exec(conn, "INSERT INTO meta (key, value) VALUES ('build', ?) ON CONFLICT (key) DO NOTHING",
+                           (json.dumps(build, sort_keys=True),))
+        stored = self.build()
         changed = {k: (stored.get(k), v) for k, v in build.items() if stored.get(k) != v}
         if changed:
             what = "; ".join(f"{k}: store has {a!r}, settings say {b!r}" for k, (a, b) in changed.items())
@@ -317,7 +318,11 @@ class SqliteCatalog(Catalog):
         self._changed = threading.Condition()
         with contextlib.suppress(sqlite3.OperationalError):  # a read-only store keeps its journal mode
             self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript(SQLITE_SCHEMA)
+        try:
+            self.db.executescript(SQLITE_SCHEMA)
+        except sqlite3.OperationalError as exc:  # a read-only store from before the jobs table: read it as it is
+            if "readonly" not in str(exc):
+                raise
         if "version" not in {r[1] for r in self.db.execute("PRAGMA table_info(documents)")}:
             with self.db:  # a store from before versions: its chunks carry none, matched by ''
                 self.db.execute("ALTER TABLE documents ADD COLUMN version TEXT NOT NULL DEFAULT ''")

@@ -55,12 +55,13 @@ def vm_hwm_mib(pid: int) -> float:
 
 
 @contextmanager
-def serving(store: str | Path, log: str | Path | None = None, timeout: float = 1800
-            ) -> Iterator[tuple[str, subprocess.Popen]]:
+def serving(store: str | Path, log: str | Path | None = None, timeout: float = 1800, env: dict | None = None,
+            args: tuple[str, ...] = ()) -> Iterator[tuple[str, subprocess.Popen]]:
     """`assistant serve` over `store` on a free loopback port: (its URL, its process; `.pid` is the server's),
     once GET /api/health says ready (model and store loaded, a first question answered); stopped on the way
     out. Its stdout and stderr go to `log` (default: a new temporary file), whose tail is printed if the
-    server fails to start, exits early, or the block raises."""
+    server fails to start, exits early, or the block raises. `env`: variables added to the server's
+    environment (ASSISTANT_CATALOG_URL, ...); `args`: more flags."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -71,7 +72,8 @@ def serving(store: str | Path, log: str | Path | None = None, timeout: float = 1
     log = Path(log)
     with log.open("wb") as out:
         server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--store", str(store),
-                                   "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+                                   "--port", str(port), *args], stdout=out, stderr=subprocess.STDOUT,
+                                  env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + timeout
