@@ -111,7 +111,7 @@ def test_every_test_file_names_what_it_tests():
 
     for path in sorted((PACKAGE.parent / "tests").glob("test_*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-        named = re.findall(r"(?:assistant|evals|tests|docs)/[\w/]*(?:\.py|\.md)?|README\.md", doc)
+        named = re.findall(r"(?:assistant|evals|tests|docs)/[\w/-]*(?:\.py|\.md)?|README\.md", doc)
         assert named and all((PACKAGE.parent / n).exists() for n in named), f"{path.name}: {named}"
 
 

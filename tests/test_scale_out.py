@@ -1,5 +1,6 @@
-"""Several servers over one library (issue 26): two real `assistant serve` processes over one PostgreSQL catalog
-and one Chroma server, started as docs/scale-out.md says. An upload through one is answered through the other,
+"""assistant/serve/server.py and assistant/index/pg_catalog.py, several servers over one library (issue 26): two
+real `assistant serve` processes over one PostgreSQL catalog and one Chroma server, started as
+docs/scale-out.md says. An upload through one is answered through the other,
 a removal through one is gone from the other, uploads to both at once both land, a question to one sees each
 report whole while the other rewrites it, a server killed mid-upload leaves the other answering and its job
 failed, and a PostgreSQL restart costs questions a 503, not the servers."""

@@ -22,7 +22,8 @@ from pathlib import Path
 from llama_index.core.schema import TextNode
 
 from ..models import DocumentInfo, DocumentText, Filters
-from .catalog import Catalog, SqliteCatalog, StoreMismatch
+from .catalog import Catalog, StoreMismatch
+from .sqlite_catalog import SqliteCatalog
 
 __all__ = ["Store", "StoreMismatch", "StoreUnavailable"]
 
