@@ -62,6 +62,33 @@ def test_a_score_does_not_depend_on_the_other_sentences_read_with_it(reader):
     assert np.argmax(Reader(quantize=True).logits(FREIGHT, pairs)) == 0, "int8 ranks them alike"
 
 
+def test_the_reader_uses_every_core_in_a_request_thread(reader):
+    """A server answers in worker threads, which start with the thread count last set anywhere; the encoder
+    sets 1 for a query. The reader's passes still get every core (twice as fast in a server: docs/scale-out.md)."""
+    import os
+    import threading
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0))
+    seen = {}
+
+    def encoder_like():
+        torch.set_num_threads(1)
+
+    def request(candidate: str):
+        seen["before"] = torch.get_num_threads()
+        seen["scores"] = reader.logits("Who won the derby?", [candidate])
+        seen["after"] = torch.get_num_threads()
+
+    for target in (encoder_like, lambda: request("Rivers United won the derby 2-1. [SEP] Derby report")):
+        t = threading.Thread(target=target)
+        t.start()
+        t.join()
+    assert seen["before"] == 1, "the worker started with the encoder's count"
+    assert seen["after"] == cores and seen["scores"].shape == (1,)
+
+
 def test_the_shipped_reader_is_small_says_what_it_was_trained_on_and_is_calibrated():
     assert (READER_DIR / WEIGHTS_FILE).stat().st_size <= 25e6
     meta = json.loads((READER_DIR / META_FILE).read_text())
