@@ -159,8 +159,14 @@ def test_an_upload_through_one_server_is_answered_through_the_other(cluster):
     assert health["backends"]["vectors"]["kind"] == "chroma server" and health["backends"]["vectors"]["ok"]
     assert "73" in b.ask(FREIGHT)["citations"][0]["quote"]
 
-    job = a.upload("ferry-one.md", FERRY.format(doc_id="ferry-one", n=41, tail=""))
+    text = FERRY.format(doc_id="ferry-one", n=41, tail="")
+    job = a.upload("ferry-one.md", text)
     assert wait_job(b, job)["status"] == "done", "B follows A's job"
+    from assistant.index.pg_catalog import PostgresCatalog
+
+    catalog = PostgresCatalog(a.env["ASSISTANT_CATALOG_URL"])
+    assert catalog.upload("ferry-one.md") == text.encode(), "the file itself is kept where every server reads it"
+    catalog.close()
     answer = b.ask(FERRY_QUESTION)
     assert any(c["doc_id"] == "ferry-one" for c in answer["citations"]) and "41" in answer["answer"]
 

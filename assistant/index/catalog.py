@@ -12,6 +12,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from ..models import DocumentInfo, DocumentText, Filters
 
@@ -260,7 +261,7 @@ class Catalog:
                                               f"{time.time() - heartbeat:.0f} s ago; upload the files again")
         return job
 
-    def keep_upload(self, name: str, data: bytes) -> None:
+    def keep_upload(self, path: Path) -> None:
         """An uploaded file, kept where every server can read it: a local store's uploads folder already is."""
 
     # --- lifecycle ---------------------------------------------------------------------------------

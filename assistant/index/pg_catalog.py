@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from .catalog import READER_GRACE_SECONDS, Catalog
 
@@ -224,11 +225,11 @@ class PostgresCatalog(Catalog):
 
     # --- uploads -----------------------------------------------------------------------------------
 
-    def keep_upload(self, name: str, data: bytes) -> None:
-        """An uploaded file, kept where every server can read it again."""
+    def keep_upload(self, path: Path) -> None:
+        """An uploaded file, kept where every server can read it again (by its name: `upload:NAME`)."""
         with self.transaction() as conn:
             conn.execute("INSERT INTO uploads (name, data) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
-                         "SET data = excluded.data, stored_at = now()", (name, data))
+                         "SET data = excluded.data, stored_at = now()", (path.name, path.read_bytes()))
 
     def upload(self, name: str) -> bytes | None:
         row = self._one("SELECT data FROM uploads WHERE name = ?", (name,))

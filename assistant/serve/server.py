@@ -118,9 +118,10 @@ def create_server(service: Service, users: Users | None = None):
 
     @api.exception_handler(httpx.TransportError)
     async def vectors_down(_request: Request, exc: Exception) -> JSONResponse:
-        where = assistant.settings.chroma_url or "the vector store"
-        return JSONResponse({"error": f"the Chroma server at {where} does not answer ({exc}); try again shortly"},
-                            503, headers={"Retry-After": "5"})
+        if not assistant.settings.chroma_url:  # no Chroma server to blame (an LLM's errors are LLMError)
+            return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, 500)
+        return JSONResponse({"error": f"the Chroma server at {assistant.settings.chroma_url} does not answer "
+                                      f"({exc}); try again shortly"}, 503, headers={"Retry-After": "5"})
 
     @api.exception_handler(RequestValidationError)
     async def bad_input(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -236,7 +237,7 @@ def create_server(service: Service, users: Users | None = None):
             with tempfile.NamedTemporaryFile(dir=service.uploads, delete=False, suffix=".part") as out:
                 shutil.copyfileobj(f.file, out)
             os.replace(out.name, target)
-            assistant.store.catalog.keep_upload(target.name, target.read_bytes())
+            assistant.store.catalog.keep_upload(target)
             paths.append(target)
         return paths
 

@@ -454,7 +454,7 @@ def create_app(service: Service | Assistant):
         paths, rows = stage_uploads([Path(f if isinstance(f, str) else f.name) for f in files or []], uploads)
         if paths:  # questions go on meanwhile: they see each report whole, before or after (store.py)
             for path in paths:  # where every server over a shared catalog can read it (docs/scale-out.md)
-                assistant.store.catalog.keep_upload(path.name, path.read_bytes())
+                assistant.store.catalog.keep_upload(path)
             report = assistant.ingest(paths, progress=True)
             for d in report.documents:
                 rows.append([Path(d.path).name, d.status, d.doc_id or "", d.chunks, d.error or ""])
