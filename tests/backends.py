@@ -122,11 +122,18 @@ def start_chroma() -> ChromaServer:
         time.sleep(0.2)
 
 
-def stop_chroma(server: ChromaServer) -> None:
-    server.process.terminate()
+def stop_process(process: subprocess.Popen, seconds: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `seconds`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
     try:
-        server.process.wait(timeout=10)
+        process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+        process.kill()
+        process.wait()
+
+
+def stop_chroma(server: ChromaServer) -> None:
+    stop_process(server.process)
     shutil.rmtree(server.folder, ignore_errors=True)

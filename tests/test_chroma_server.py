@@ -4,64 +4,26 @@ store."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from .backends import free_port, start_chroma, stop_chroma
 from .conftest import CORPUS
 
-CHROMA = Path(sys.executable).parent / "chroma"
 QUESTION = "How many freight cars did satellite images show at Tumangang station?"
 DOC = "tumangang-freight-cars-nam"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory):
-    """A Chroma server of our own on a free loopback port, for this module's tests."""
-    if not CHROMA.exists():
-        pytest.skip(f"{CHROMA} is absent (the chromadb package installs it)")
-    folder = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (folder / "server.log").open("wb")
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(folder / "db"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+def chroma_url():
+    """A Chroma server of this module's own (its tests expect the default collection to start empty)."""
+    server = start_chroma()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"the Chroma server did not start: {(folder / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop_chroma(server)
 
 
 def server_assistant(store: Path, url: str, model_parts, **settings):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .backends import free_port
+from .backends import free_port, stop_process
 from .conftest import CORPUS, ROOT, new_database
 
 pytestmark = pytest.mark.slow
@@ -72,13 +72,8 @@ class Server:
         pytest.fail(f"server {self.name} not ready in {seconds} s: {self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process, 30)
 
     def ask(self, question: str) -> dict:
         import httpx

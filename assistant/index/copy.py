@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .catalog import StoreMismatch
-from .store import WRITE_SLICE, Store, _fts_row, open_catalog
+from .store import WRITE_SLICE, Store, keyword_row, open_catalog
 
 PAGE = 2000  # chunks read from the source at once
 
@@ -77,7 +77,7 @@ def _copy(source: Store, target: Store, where: str) -> dict[str, int]:
                                   embeddings=[got["embeddings"][i] for i in part],
                                   documents=[got["documents"][i] for i in part],
                                   metadatas=[got["metadatas"][i] for i in part])
-        words += [_fts_row(got["ids"][i], got["documents"][i], got["metadatas"][i], target.header) for i in keep]
+        words += [keyword_row(got["ids"][i], got["documents"][i], got["metadatas"][i], target.header) for i in keep]
         ids += [got["ids"][i] for i in keep]
     files = source.catalog.files()
     with target.catalog.transaction() as conn:

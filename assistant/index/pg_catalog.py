@@ -72,12 +72,13 @@ class PostgresCatalog(Catalog):
 
     def __init__(self, url: str):
         import psycopg
-        from psycopg_pool import ConnectionPool
+        from psycopg_pool import ConnectionPool, PoolTimeout
 
         self.url = url
         self.where = redact(url)
         self._local = threading.local()
         self._errors = (psycopg.OperationalError, psycopg.InterfaceError)
+        self._timeout = PoolTimeout
         # reconnect_timeout: the pool's back-off between attempts doubles while PostgreSQL is down; giving up
         # after a few seconds resets it (the next call tries at once), so servers resume within seconds of
         # PostgreSQL's return however long it was away.
@@ -108,11 +109,9 @@ class PostgresCatalog(Catalog):
                 yield conn
         except self._errors as exc:
             raise CatalogUnavailable(f"the PostgreSQL catalog at {self.where} does not answer: {exc}") from None
-        except Exception as exc:
-            if type(exc).__name__ == "PoolTimeout":
-                raise CatalogUnavailable(f"the PostgreSQL catalog at {self.where} does not answer "
-                                         f"(no connection within {CONNECT_SECONDS:g} s)") from None
-            raise
+        except self._timeout:
+            raise CatalogUnavailable(f"the PostgreSQL catalog at {self.where} does not answer "
+                                     f"(no connection within {CONNECT_SECONDS:g} s)") from None
 
     @contextlib.contextmanager
     def _bound(self, begin: str) -> Iterator:

@@ -95,7 +95,7 @@ class Store:
         with self.catalog.transaction() as conn:
             for doc_id, locator, path, meta, text, hash_, doc_nodes in documents:
                 self.catalog.unindex(conn, doc_id)
-                self.catalog.index_words(conn, [_fts_row(n.node_id, n.text, n.metadata, self.header)
+                self.catalog.index_words(conn, [keyword_row(n.node_id, n.text, n.metadata, self.header)
                                                 for n in doc_nodes])
                 replaced += self.catalog.replace(conn, doc_id, locator, path, meta, text, hash_, len(doc_nodes),
                                                  version)
@@ -186,7 +186,7 @@ class Store:
             self.catalog.clear_keyword_index(conn)
             for offset in range(0, total, 5000):
                 got = self.collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
-                self.catalog.index_words(conn, [_fts_row(i, text, meta, self.header) for i, text, meta in
+                self.catalog.index_words(conn, [keyword_row(i, text, meta, self.header) for i, text, meta in
                                                 zip(got["ids"], got["documents"], got["metadatas"])])
 
     def repair(self) -> dict[str, int]:
@@ -285,6 +285,7 @@ def _parse_chroma_url(url: str) -> tuple[str, int, bool]:
     return parts.hostname, port or (443 if https else 8000), https
 
 
-def _fts_row(chunk_id: str, text: str, meta: dict, header: bool) -> tuple:
+def keyword_row(chunk_id: str, text: str, meta: dict, header: bool) -> tuple:
+    """A chunk's keyword-index row: (header words, text, chunk_id, doc_id, start, end)."""
     header = " ".join(str(meta.get(k) or "") for k in ("title", "source")) if header else ""
     return (header, text, chunk_id, meta["doc_id"], meta["start"], meta["end"])
