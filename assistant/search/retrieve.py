@@ -81,7 +81,10 @@ class Retriever:
         if allowed is not None:
             where = MetadataFilters(filters=[MetadataFilter(key="doc_id", value=allowed, operator=FilterOperator.IN)])
         retriever = self.index.as_retriever(similarity_top_k=k, filters=where)
-        hits = retriever.retrieve(QueryBundle(question, embedding=query_embedding))
+        # A chunk deleted between Chroma's nearest-neighbour search and its metadata fetch comes back
+        # without metadata: it belonged to a version being replaced, so it is skipped like one.
+        hits = [hit for hit in retriever.retrieve(QueryBundle(question, embedding=query_embedding))
+                if "doc_id" in hit.node.metadata]
         # Chunks of a version the catalog does not name (yet, or any more) belong to a write in flight.
         versions = self.store.versions(hit.node.metadata["doc_id"] for hit in hits)
         passages = []
