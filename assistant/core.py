@@ -316,8 +316,10 @@ class Assistant:
         # Reports that do not cover the topic have no events of it: the answerer's test of whether the
         # passages answer at all (its confidence: 0.6-0.8 for the corpus's stories, under 0.06 for others).
         covered = bool(ranked) and self.answerer.confidence(ranked) >= self.answerer.min_confidence
-        events = build(ranked, found.texts, found.infos, self.embed, citer(found)) if covered else []
-        return Timeline(topic=topic, events=events, filters=filters or Filters(),
+        events, background, expected = (build(ranked, found.texts, found.infos, self.embed, citer(found))
+                                         if covered else ([], [], []))
+        return Timeline(topic=topic, events=events, background=background, expected=expected,
+                        filters=filters or Filters(),
                         timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
                                            answer=_ms(retrieved_at), total=_ms(started)))
 

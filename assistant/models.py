@@ -195,9 +195,13 @@ class TimelineEvent(BaseModel):
     precision: Literal["day", "week", "month", "year"]
     date_source: Literal["stated", "report date"] = Field(
         description="stated: the sentence names the date; report date: a relative date (\"on Sunday\", \"last "
-                    "month\") counted from the report's date, or no date in the sentence (then the report's date).")
-    date_text: str = Field(description="The words that give the date, as the report has them (empty: none).")
-    date_note: str = Field(default="", description="How a date not stated was found, in words.")
+                    "month\") counted from the report's date.")
+    date_text: str = Field(description="The words that give the date, as the report has them.")
+    date_note: str = Field(default="", description="How the date was found, in words: counted from the report's "
+                                                   "date, or the date of a subordinate clause (empty: stated plainly).")
+    kind: Literal["event", "background", "expected"] = Field(
+        default="event", description="event: happened within the topic's span; background: long before the "
+                                     "reports about it; expected: a forecast or plan, not yet happened.")
     text: str = Field(description="The sentence, verbatim (whitespace folded), of the first report below.")
     outlets: list[str]
     citations: list[Citation] = Field(description="Every report stating it, with exact offsets.")
@@ -207,6 +211,8 @@ class TimelineEvent(BaseModel):
 class Timeline(BaseModel):
     topic: str
     events: list[TimelineEvent]
+    background: list[TimelineEvent] = Field(default=[], description="Dated facts long before the topic's events.")
+    expected: list[TimelineEvent] = Field(default=[], description="Forecasts and plans the reports state, dated.")
     filters: Filters = Filters()
     timings_ms: Timings
 

@@ -105,10 +105,13 @@ def test_timeline_and_compare_answer_like_the_python_api(api, assistant):
     data = api.post("/api/timeline", json={"topic": topic, "filters": {"until": "2023-09-30"}}).json()
     expected = assistant.timeline(topic, filters=Filters(until="2023-09-30")).model_dump(mode="json")
     assert data["events"] == expected["events"] and data["events"]
+    assert data["background"] == expected["background"] and data["background"]  # issue 27: sections of their own
+    assert data["expected"] == expected["expected"]
     csv_text = api.post("/api/timeline", json={"topic": topic, "format": "csv"})
     assert csv_text.headers["content-type"].startswith("text/csv") and csv_text.text.startswith("date,precision,")
+    assert csv_text.text.splitlines()[0].endswith(",kind") and csv_text.text.rstrip().endswith(",background")
     markdown = api.post("/api/timeline", json={"topic": topic, "format": "markdown"}).text
-    assert markdown.startswith(f"# Timeline: {topic}")
+    assert markdown.startswith(f"# Timeline: {topic}") and "\n## Background\n" in markdown
     compared = api.post("/api/compare", json={"question": FREIGHT}).json()
     assert compared["outlets"] == assistant.compare(FREIGHT).model_dump(mode="json")["outlets"]
     assert api.post("/api/timeline", json={"topic": ""}).json()["error"].startswith("topic:")

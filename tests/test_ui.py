@@ -123,6 +123,15 @@ def test_timelines_outlets_and_later_report_notes_are_escaped_and_clickable():
     assert "<script>" not in page and "<img" not in page and "&lt;script&gt;" in page
     empty = render_timeline(Timeline(topic=HOSTILE, events=[], timings_ms=timings).model_dump(mode="json"))
     assert "state no dated events" in empty and "<script>" not in empty
+    earlier = event.model_copy(update={"kind": "background", "conflicts": []})
+    later = event.model_copy(update={"kind": "expected", "conflicts": []})
+    sections = render_timeline(Timeline(topic=HOSTILE, events=[event], background=[earlier], expected=[later],
+                                        timings_ms=timings).model_dump(mode="json"))
+    assert sections.index('aria-label="Timeline"') < sections.index(">Background</h4>") < sections.index(
+        'aria-label="Background"') < sections.index(">Expected</h4>") < sections.index('aria-label="Expected"')
+    only_background = render_timeline(Timeline(topic=HOSTILE, events=[], background=[earlier],
+                                               timings_ms=timings).model_dump(mode="json"))
+    assert "in its own span" in only_background and 'aria-label="Background"' in only_background
     views = [OutletView(outlet=HOSTILE, covered=True, text=HOSTILE, citation=cite, value="about 70", differs=True),
              OutletView(outlet="Seoul Ledger", covered=False)]
     table = render_outlets(Comparison(question=HOSTILE, outlets=views, timings_ms=timings).model_dump(mode="json"))

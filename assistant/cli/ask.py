@@ -157,7 +157,7 @@ def timeline(
     result = _overview("timeline", topic, store, config, (chroma_url, catalog), top_k,
                        _filters(sources, since, until, doc_ids))
     text = {"json": lambda: json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2),
-            "markdown": lambda: to_markdown(result.topic, result.events), "csv": lambda: to_csv(result.events),
+            "markdown": lambda: to_markdown(result), "csv": lambda: to_csv(result),
             "text": lambda: format_timeline(result)}[fmt]()
     if out:
         out.write_text(text, encoding="utf-8")
@@ -177,17 +177,20 @@ def _overview(method: str, text: str, store: Path | None, config: Path | None, b
 
 
 def format_timeline(result) -> str:
-    if not result.events:
+    if not result.events and not result.background and not result.expected:
         return f"The reports state no dated events about {result.topic!r}."
-    lines = []
-    for i, e in enumerate(result.events, start=1):
-        marks = "".join(f"[{c.marker}]" for c in e.citations)
-        how = "" if e.date_source == "stated" else f"  ({e.date_note})"
-        lines.append(f"{i:>2}. {e.date:<10}  {e.text} {marks}{how}")
-        outlets = "; ".join(", ".join(x for x in (c.source or c.title, c.date) if x) for c in e.citations)
-        lines.append(f"    {outlets}")
-        for c in e.conflicts:
-            lines.append(f"    ! another report dates this {c.date} (event {c.event + 1})")
+    lines = [] if result.events else [f"The reports state no dated events about {result.topic!r} in its own span."]
+    for heading, rows in (("", result.events), ("Background", result.background), ("Expected", result.expected)):
+        if heading and rows:
+            lines += ["", f"{heading}:"]
+        for i, e in enumerate(rows, start=1):
+            marks = "".join(f"[{c.marker}]" for c in e.citations)
+            how = f"  ({e.date_note})" if e.date_note else ""
+            lines.append(f"{i:>2}. {e.date:<10}  {e.text} {marks}{how}")
+            outlets = "; ".join(", ".join(x for x in (c.source or c.title, c.date) if x) for c in e.citations)
+            lines.append(f"    {outlets}")
+            for c in e.conflicts:
+                lines.append(f"    ! another report dates this {c.date} (event {c.event + 1})")
     return "\n".join(lines)
 
 

@@ -212,3 +212,63 @@ def eval_export(
         _fail(str(exc), code=2)
     importers.write_jsonl(rows, out)
     typer.echo(f"{len(rows)} rows -> {out}")
+
+
+@eval_app.command("timeline")
+def eval_timeline(
+    set_path: Annotated[Path, typer.Argument(metavar="SET.jsonl", help="Timeline set (evals/README.md).")],
+    corpus: Annotated[Optional[str], typer.Option(
+        "--corpus", help="Only the topics over this corpus (a name in SET.toml's [corpora]) [every one].")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Only the fit or the held topics [both].")] = None,
+    store: Annotated[Optional[Path], typer.Option(
+        "--store", help="Store holding the corpus (with one --corpus) [a store of its own, ingested once].")] = None,
+    config: ConfigOpt = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Run folder [runs/SET-TIME].")] = None,
+    resamples: ResamplesOpt = None,
+) -> None:
+    """Build the timeline of every topic of a timeline set and score it: event recall, date accuracy,
+    precision and quotes exact, per split of topics, with 95% intervals; write per_topic.jsonl, summary.json
+    and report.md."""
+    import time
+
+    from ..evaluation.run import eval_store
+    from ..evaluation.timelines import METRICS, declared_corpora, figure, load_timeline_set, run_timeline_eval
+
+    try:
+        cases = load_timeline_set(set_path)
+        corpora = declared_corpora(set_path)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc), code=2)
+    unknown = sorted({c.corpus for c in cases} - set(corpora))
+    if unknown:
+        _fail(f"{set_path}: topics over {', '.join(unknown)}, which {set_path.with_suffix('.toml')} does not "
+              "declare under [corpora]", code=2)
+    if corpus is not None and corpus not in corpora:
+        _fail(f"--corpus {corpus}: {set_path.with_suffix('.toml')} declares {', '.join(sorted(corpora))}", code=2)
+    if split not in (None, "fit", "held"):
+        _fail(f"--split {split}: fit or held", code=2)
+    names = [corpus] if corpus else sorted({c.corpus for c in cases})
+    if store is not None and len(names) > 1:
+        _fail("--store holds one corpus: name it with --corpus", code=2)
+    out = out or Path("runs") / f"{set_path.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for name in names:
+        chosen = [c for c in cases if c.corpus == name and split in (None, c.split)]
+        if not chosen:
+            continue
+        if not corpora[name].exists():
+            _fail(f"{set_path.with_suffix('.toml')}: the corpus {name} is missing: {corpora[name]}", code=2)
+        where = store or eval_store([corpora[name]])
+        if store is None:
+            _drop_if_built_differently(where, config)
+        assistant = _assistant(where, config)
+        if not assistant.documents():
+            typer.echo(f"ingesting {corpora[name]} into {where}", err=True)
+            assistant.ingest([corpora[name]], progress=sys.stderr.isatty())
+        folder = out / name if len(names) > 1 else out
+        summary = run_timeline_eval(assistant, chosen, folder, _resamples(resamples))
+        assistant.store.close()
+        typer.echo(f"{name}: {len(chosen)} topics; report: {folder / 'report.md'}")
+        for part, figures in summary["splits"].items():
+            typer.echo(f"  {part} ({figures['topics']} topics)")
+            for metric in METRICS:
+                typer.echo(f"    {metric:<14} {figure(figures, metric)}")

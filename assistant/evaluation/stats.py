@@ -99,6 +99,16 @@ def interval(records: Sequence[dict], key: str, resamples: int = RESAMPLES, seed
     return _bounds(_resampled(values, key, resamples, seed))
 
 
+def ratio_interval(numerators: np.ndarray, denominators: np.ndarray, resamples: int = RESAMPLES, seed: int = SEED
+                   ) -> tuple[float, float] | None:
+    """The 95% bootstrap interval of sum(numerators) / sum(denominators), resampling the units (topics)
+    together with what they count: the events of one topic are not independent of each other."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(numerators), size=(resamples, len(numerators)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _bounds(numerators[index].sum(axis=1) / denominators[index].sum(axis=1))
+
+
 @dataclass
 class Difference:
     key: str

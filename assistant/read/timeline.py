@@ -1,16 +1,14 @@
 """Timelines: the dated events the reports state about a topic, in the order they happened.
 
-- Dates are found and resolved by `dateparser` (the report's date is the reference for "on Sunday",
-  "last month" and a date without its year). What no library does is judge which of its finds are dates
-  at all ("may", "sat" and "73 and may" are found too): a find counts only when it holds a month or
-  weekday as the report spells it, a year, or a relative anchor ("yesterday", "two days ago", "last week").
-- A relative date ("on Sunday") is counted from the report's date (date_source "report date"); so is a
-  sentence with no date at all, when the topic finds it among the most relevant.
+- Dates are found and resolved in dates.py (a relative date, "on Sunday", is counted from the report's
+  date: date_source "report date"). A sentence with several dates is dated by its main clause's
+  (clauses.py); a sentence whose only date belongs to a subordinate clause ("... after leaving Pyongyang
+  on Sunday") is listed at it, its note naming the clause. A sentence with no date of its own is no event.
+- Dates well before the reports about the topic (a leader's accession, an earlier visit) are `background`;
+  forecasts and plans ("will visit next month", "expected to travel on ... on Friday") are `expected`.
+  Each is a list of its own, not interleaved with the events.
 - The same event in several reports (wire copies, or the same date and mostly the same words) is one
   row citing every outlet; reports that date the same event differently are flagged, each cited.
-
-Over 400 lines: finding dates, judging them, and grouping events into rows are one chain; each step is a
-section below.
 """
 
 from __future__ import annotations
@@ -19,23 +17,29 @@ import csv
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
+from statistics import median_low
 
 import numpy as np
 
-from ..models import Citation, DocumentInfo, Passage, TimelineConflict, TimelineEvent
+from ..models import Citation, DocumentInfo, Passage, Timeline, TimelineConflict, TimelineEvent
 from ..text import sentence_spans, terms, words
+from .clauses import Role, roles
+from .dates import DATE_WORDS, PRECISION_ORDER, When, dates_in, may_hold_date
 from .sentences import Sentence
 
-MARGIN = 3.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
-# A report is about the topic when its best sentence scores this close to the best of all: in the corpus,
-# every report on Kim's trip for "Kim Jong Un's trip to Russia", and the follow-up that dates the study
-# otherwise for "When was the Beyond Parallel study published?" (1.6 below the best); for "the heatwave in
-# Harbor City", the heatwave report, but also (less aptly) the same city's market and baseball reports.
-REPORT_MARGIN = 2.0
-UNDATED_MARGIN = 1.0  # a sentence with no date is listed (on its report's date) when it scores this close
-MAX_UNDATED = 3
+
+@dataclass(frozen=True)
+class Margins:
+    """How close to the best a sentence and a report must score to be about the topic, and how old a date is
+    background. Fit on the fit topics of evals/sets/timelines.jsonl by evals/fit_timeline.py (docs/timelines.md)."""
+
+    sentence: float = 4.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
+    report: float = 3.0  # a report is, when its best sentence scores this close to the best of all
+    background_days: int = 180  # a date whose period ended this long before the reports' median date
+
+
 MIN_EVENT_WORDS = 4  # words besides the date a sentence needs to tell an event (not a date line)
 MAX_SENTENCES = 60  # sentences read for dates: the best of what retrieval found
 MAX_REPORTS = 10  # reports whose other sentences with a date are read too: the first ones retrieval found
@@ -46,156 +50,6 @@ MAX_DATED_PER_REPORT = 20
 MERGE_COSINE = 0.6
 MERGE_OVERLAP = 0.3
 CONFLICT_COSINE = 0.75
-PRECISION_ORDER = {"day": 0, "week": 1, "month": 2, "year": 3}
-
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
-MONTH_WORDS = {*MONTHS, "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec"}
-WEEKDAYS = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
-ANCHORS = {"yesterday", "today", "tonight", "tomorrow", "ago"}
-UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "years", "weekend"}
-# Words a date may be made of: a find is trimmed to them ("on Wednesday at a" is "Wednesday").
-DATE_WORDS = {w.lower() for w in MONTH_WORDS | WEEKDAYS} | ANCHORS | UNITS | {
-    "last", "next", "this", "past", "earlier", "morning", "afternoon", "evening", "night", "of", "the",
-    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "a", "couple"}
-MONTHS_AND_DAYS = set(MONTHS) | WEEKDAYS
-EDGE_FILLER = {"of", "the", "a"}  # date words that may sit inside a date, never at its edge
-# News tells what happened: a weekday is the last one before the report, unless the sentence tells what
-# will happen ("expects ... through Thursday", "attention would turn on Thursday"): then the next one.
-# Only the words just before the weekday count: "would" elsewhere is often a condition ("a deal would
-# violate international law"), not the future.
-FUTURE = {"will", "would", "expects", "expected", "plans", "scheduled", "due", "next", "upcoming", "forecast"}
-FUTURE_REACH = 8
-
-
-@dataclass(frozen=True)
-class When:
-    """A date a sentence states, resolved."""
-
-    day: date  # the date, or the first day of its period as dateparser gives it
-    precision: str  # day, week, month or year
-    stated: bool  # the sentence names it (a month or a year); else it is resolved against the report's date
-    words: str  # as the sentence says it
-    start: int  # offsets of `words` in the sentence
-    end: int
-
-    @property
-    def iso(self) -> str:
-        if self.precision == "year":
-            return f"{self.day.year:04d}"
-        if self.precision == "month":
-            return f"{self.day.year:04d}-{self.day.month:02d}"
-        return self.day.isoformat()
-
-    def within(self, other: When) -> bool:
-        """This date lies inside `other`'s coarser period (13 September in September)."""
-        if PRECISION_ORDER[self.precision] >= PRECISION_ORDER[other.precision]:
-            return False
-        return self.iso.startswith(other.iso) if other.precision in ("month", "year") else False
-
-
-def dates_in(sentence: str, reported: date | None) -> list[When]:
-    """The dates `sentence` states, resolved against the date of its report (`reported`). Without a report
-    date only full dates (with a year) count. Coarser dates inside finer ones are dropped."""
-    from dateparser.search import search_dates
-
-    base = datetime.combine(reported, datetime.min.time()) if reported else None
-    settings = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
-    if base:
-        settings["RELATIVE_BASE"] = base
-    try:
-        found = search_dates(sentence, languages=["en"], settings=settings) or []
-    except (ValueError, OverflowError, OSError):
-        return []
-    out: list[When] = []
-    cursor = 0
-    for text, _ in found:
-        at = sentence.find(text, cursor)
-        if at < 0:
-            continue
-        cursor = at + len(text)
-        when = _resolve(sentence, at, at + len(text), reported)
-        if when is not None and all(w.iso != when.iso for w in out):
-            out.append(when)
-    # "The previous August high was set in 1994": a month without its year beside a year is no date of its own.
-    years = any(w.precision == "year" and w.stated for w in out)
-    return [w for w in out if not any(w is not o and o.within(w) for o in out)
-            and not (years and w.precision == "month" and not any(_is_year(x) for x in w.words.split()))]
-
-
-def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When | None:
-    """The find sentence[start:end] as a date, or None when it is not one (see the module's docstring)."""
-    tokens = [(m, m.strip(",.;:()")) for m in sentence[start:end].split()]
-    keep = [i for i, (_, word) in enumerate(tokens) if _date_word(word)]
-    if not keep:
-        return None
-    first, last = keep[0], keep[-1]
-    while first <= last and (tokens[first][1].lower() in EDGE_FILLER or not _date_word(tokens[first][1])):
-        first += 1
-    while last >= first and (tokens[last][1].lower() in EDGE_FILLER or not _date_word(tokens[last][1])):
-        last -= 1
-    if first > last:
-        return None
-    words = [w for _, w in tokens[first:last + 1]]
-    # "Jun" of "Jennifer Jun" is no month: an abbreviation counts next to a day's number ("Oct. 5").
-    has_month = any(w in MONTHS for w in words) or (any(w.rstrip(".") in MONTH_WORDS for w in words)
-                                                    and any(w.isdigit() or _ordinal(w) for w in words))
-    has_year = any(_is_year(w) for w in words)
-    weekday = any(w in WEEKDAYS for w in words)
-    anchored = any(w.lower() in ANCHORS for w in words) or (
-        any(w.lower() in ("last", "next", "this", "past") for w in words) and any(w.lower() in UNITS for w in words))
-    if not (has_month or has_year or weekday or anchored):
-        return None
-    stated = has_month or has_year
-    if reported is None and not has_year:
-        return None  # a weekday, "last month" or "13 September" with no report date to count from
-    # Offsets of the trimmed words in the sentence.
-    offset = start + sentence[start:end].find(tokens[first][0])
-    text = sentence[offset:start + sentence[start:end].rfind(tokens[last][0]) + len(tokens[last][0])].rstrip(",.;:)")
-    base = datetime.combine(reported, datetime.min.time()) if reported else datetime(2000, 1, 1)
-    before = {w.lower().strip(",.;:()") for w in sentence[:start].split()[-FUTURE_REACH:]}
-    ahead = weekday and not has_month and bool(FUTURE & before)
-    if weekday and not has_month and not ahead:
-        # A report dated Thursday that says "on Thursday" means that day, not the week before.
-        base += timedelta(days=1)
-    parsed = _parse(text, base, "future" if ahead else "past")
-    if parsed is None:
-        return None
-    day, period = parsed
-    precision = {"day": "day", "week": "week", "month": "month", "year": "year"}.get(period, "day")
-    return When(day, precision, stated, text, offset, offset + len(text))
-
-
-@lru_cache(maxsize=512)
-def _parser(base: datetime, prefer: str):
-    from dateparser.date import DateDataParser
-
-    return DateDataParser(languages=["en"], settings={"RELATIVE_BASE": base, "PREFER_DATES_FROM": prefer,
-                                                      "RETURN_AS_TIMEZONE_AWARE": False})
-
-
-def _parse(text: str, base: datetime, prefer: str = "past") -> tuple[date, str] | None:
-    try:
-        data = _parser(base, prefer).get_date_data(text)
-    except (ValueError, OverflowError):
-        return None
-    if data.date_obj is None:
-        return None
-    return data.date_obj.date(), data.period or "day"
-
-
-def _date_word(word: str) -> bool:
-    return (word.rstrip(".") in MONTH_WORDS or word in WEEKDAYS or word.lower() in DATE_WORDS
-            or word.isdigit() or _ordinal(word))
-
-
-def _ordinal(word: str) -> bool:
-    return word[:-2].isdigit() and word[-2:].lower() in ("st", "nd", "rd", "th")
-
-
-def _is_year(word: str) -> bool:
-    return len(word) == 4 and word.isdigit() and word[:2] in ("19", "20")
-
 
 def _report_date(info: DocumentInfo) -> date | None:
     try:
@@ -223,16 +77,11 @@ def dated_sentences(passages: Sequence[Passage], texts: dict[str, str]) -> list[
                 break
             if any(d == doc_id and a < end and start < b for d, a, b in covered):
                 continue
-            if _may_hold_date(text[start:end]):
+            if may_hold_date(text[start:end]):
                 taken += 1
                 out.append(p.model_copy(update={"start": start, "end": end, "text": text[start:end],
                                                 "rank": len(passages) + len(out) + 1, "copies": []}))
     return out
-
-
-def _may_hold_date(sentence: str) -> bool:
-    words = {w.strip(",.;:()'\"") for w in sentence.split()}
-    return bool(words & (MONTHS_AND_DAYS | ANCHORS)) or any(_is_year(w) for w in words)
 
 
 # --- building the timeline ------------------------------------------------------------------------------
@@ -244,6 +93,7 @@ class _Event:
     source: str  # stated or report date
     note: str
     single: bool  # its sentence states this one date only
+    kind: str = "event"  # event, background or expected
     copies: list[tuple[str, int, int]] = field(default_factory=list)  # wire copies: (doc_id, start, end)
 
 
@@ -254,35 +104,29 @@ class _Row:
 
 
 Cite = Callable[[int, str, int, int, str, float], Citation]
+Sections = tuple[list[TimelineEvent], list[TimelineEvent], list[TimelineEvent]]
 
 
 def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, DocumentInfo],
-          embed: Callable[[list[str]], np.ndarray], cite: Cite) -> list[TimelineEvent]:
-    """The timeline's events from the topic's ranked sentences (the caller has checked that the reports
-    cover the topic at all), oldest first, cited with markers 1.. in order. `cite(marker, doc_id, start,
-    end, quote, score)` makes a citation. Events come from the reports about the topic (whose best
-    sentence scores near the best of all), and among their sentences from those near the best."""
+          embed: Callable[[list[str]], np.ndarray], cite: Cite, margins: Margins = Margins()) -> Sections:
+    """The timeline's events, background and expected rows from the topic's ranked sentences (the caller
+    has checked that the reports cover the topic at all), each oldest first, cited with markers 1.. in
+    that order. `cite(marker, doc_id, start, end, quote, score)` makes a citation. Rows come from the
+    reports about the topic (whose best sentence scores near the best of all), and among their sentences
+    from those near the best."""
     if not ranked:
-        return []
+        return [], [], []
     best = ranked[0].logit
     report_best: dict[str, float] = {}
     for s in ranked:
         report_best.setdefault(s.doc_id, s.logit)
-    relevant = [s for s in ranked if s.logit >= best - MARGIN and not s.unmet
-                and report_best[s.doc_id] >= best - REPORT_MARGIN][:MAX_SENTENCES]
-    events: list[_Event] = []
-    undated = 0
-    for s in relevant:
-        reported = _report_date(infos[s.doc_id])
-        whens = [w for w in dates_in(s.text, reported) if not _dateline(s.text, w)]
-        for when in whens:
-            source = "stated" if when.stated else "report date"
-            note = "" if when.stated else f"“{when.words}”, counted from the report's date {reported.isoformat()}"
-            events.append(_Event(s, when, source, note, len(whens) == 1))
-        if not whens and reported and s.logit >= best - UNDATED_MARGIN and undated < MAX_UNDATED:
-            undated += 1
-            events.append(_Event(s, When(reported, "day", False, "", 0, 0), "report date",
-                                 "no date in the sentence: the date of its report", True))
+    relevant = [s for s in ranked if s.logit >= best - margins.sentence and not s.unmet
+                and report_best[s.doc_id] >= best - margins.report][:MAX_SENTENCES]
+    reported_on = [d for d in (_report_date(infos[doc_id]) for doc_id in {s.doc_id for s in relevant}) if d]
+    anchor = median_low(reported_on) if reported_on else None
+    found = datings([s.text for s in relevant], [_report_date(infos[s.doc_id]) for s in relevant], anchor,
+                    margins.background_days)
+    events = [_Event(s, d.when, d.source, d.note, d.single, d.kind) for s, ds in zip(relevant, found) for d in ds]
     for e in events:
         e.copies = copies_of(e.sentence, texts)
     rows = _merge(events, embed)
@@ -290,7 +134,78 @@ def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, Do
         r.events.sort(key=lambda e: not e.single)
     rows.sort(key=lambda r: (r.events[0].when.day, PRECISION_ORDER[r.events[0].when.precision],
                              not r.events[0].when.words, infos[r.events[0].sentence.doc_id].date or ""))
-    return _models(rows, infos, cite)
+    sections, marker = [], 0
+    for kind in ("event", "background", "expected"):
+        section, marker = _models([r for r in rows if r.events[0].kind == kind], infos, cite, marker)
+        sections.append(section)
+    return sections[0], sections[1], sections[2]
+
+
+@dataclass(frozen=True)
+class Dating:
+    """The date of an event a sentence reports, and what kind of row it makes."""
+
+    when: When
+    source: str  # stated or report date
+    note: str  # how the date was found, when not plainly stated
+    single: bool  # the sentence states this one date only
+    kind: str  # event, background or expected
+
+
+def datings(sentences: Sequence[str], reported: Sequence[date | None], anchor: date | None = None,
+            background_days: int = Margins().background_days) -> list[list[Dating]]:
+    """For each sentence (of a report dated `reported[i]`), the dates of the events it reports: its main
+    clause's date (one a verb, for verbs joined by "and"), or, when only a subordinate clause has a date,
+    that one, its note saying whose date it is. A date opening a span ("since 2006") dates nothing, and a
+    sentence with no date of its own gives none. `anchor`: the median date of the reports about the topic,
+    which background is counted back from. The sentences are parsed in one batch."""
+    found = [[w for w in dates_in(text, day) if not _dateline(text, w)] for text, day in zip(sentences, reported)]
+    dated = [i for i, whens in enumerate(found) if whens]
+    parsed = dict(zip(dated, roles([sentences[i] for i in dated], [[(w.start, w.end) for w in found[i]]
+                                                                   for i in dated])))
+    return [_datings(found[i], parsed[i], reported[i], anchor, background_days) if i in parsed else []
+            for i in range(len(sentences))]
+
+
+def _datings(whens: list[When], found: list[Role], reported: date | None, anchor: date | None,
+             background_days: int) -> list[Dating]:
+    pairs = [(w, r) for w, r in zip(whens, found) if not r.since]
+    if not pairs:
+        return []
+    depth = min(r.depth for _, r in pairs)
+    by_verb: dict[int, list[tuple[When, Role]]] = {}
+    for w, r in pairs:
+        if r.depth == depth:
+            by_verb.setdefault(r.verb, []).append((w, r))
+    out = []
+    for group in by_verb.values():
+        when, role = group[0]
+        notes = [] if when.stated else [f"“{when.words}”, counted from the report's date {reported.isoformat()}"]
+        if depth:
+            notes.append(f"the date of “{role.clause}”; the sentence's main event is not dated")
+        if len(group) > 1:
+            notes.append("the sentence also gives " + ", ".join(f"“{w.words}”" for w, _ in group[1:]))
+        out.append(Dating(when, "stated" if when.stated else "report date", "; ".join(notes), len(whens) == 1,
+                          _kind(when, role, reported, anchor, background_days)))
+    return out
+
+
+def _kind(when: When, role: Role, reported: date | None, anchor: date | None, background_days: int) -> str:
+    """expected: a forecast or plan, or a date after its report's; background: long before the reports."""
+    if role.future or (reported is not None and when.day > reported):
+        return "expected"
+    if anchor is not None and _period_end(when) < anchor - timedelta(days=background_days):
+        return "background"
+    return "event"
+
+
+def _period_end(when: When) -> date:
+    if when.precision == "year":
+        return date(when.day.year, 12, 31)
+    if when.precision == "month":
+        following = date(when.day.year + when.day.month // 12, when.day.month % 12 + 1, 1)
+        return following - timedelta(days=1)
+    return when.day + timedelta(days=6 if when.precision == "week" else 0)
 
 
 def _dateline(sentence: str, when: When) -> bool:
@@ -335,7 +250,7 @@ def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray]) -> li
 
     rows: list[_Row] = []
     for e in events:
-        row = next((r for r in rows if r.events[0].when.iso == e.when.iso
+        row = next((r for r in rows if r.events[0].when.iso == e.when.iso and r.events[0].kind == e.kind
                     and r.events[0].when.precision == e.when.precision
                     and (close(r.events[0], e) >= MERGE_COSINE
                          or _overlap(r.events[0].sentence.text, e.sentence.text) >= MERGE_OVERLAP)), None)
@@ -347,7 +262,7 @@ def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray]) -> li
     # as a sentence with two dates does not say which of its words go with which.
     for i, r in enumerate(rows):
         for other in rows[:i]:
-            if (r.events[0].when.day != other.events[0].when.day
+            if (r.events[0].when.day != other.events[0].when.day and r.events[0].kind == other.events[0].kind
                     and not {x.sentence.doc_id for x in r.events} & {x.sentence.doc_id for x in other.events}
                     and any(_disagree(a, b, close) for a in r.events for b in other.events)):
                 r.conflicts.append(other)
@@ -361,8 +276,9 @@ def _disagree(a: _Event, b: _Event, close: Callable[[_Event, _Event], float]) ->
             and bool(b.when.words) and close(a, b) >= CONFLICT_COSINE)
 
 
-def _models(rows: list[_Row], infos: dict[str, DocumentInfo], cite: Cite) -> list[TimelineEvent]:
-    marker = 0
+def _models(rows: list[_Row], infos: dict[str, DocumentInfo], cite: Cite,
+            marker: int) -> tuple[list[TimelineEvent], int]:
+    """The rows of one section as models, their citations numbered after `marker`; and the last marker."""
     out: list[TimelineEvent] = []
     for r in rows:
         citations = []
@@ -376,7 +292,7 @@ def _models(rows: list[_Row], infos: dict[str, DocumentInfo], cite: Cite) -> lis
         first = r.events[0]
         outlets = list(dict.fromkeys(c.source or c.title for c in citations))
         out.append(TimelineEvent(date=first.when.iso, precision=first.when.precision, date_source=first.source,
-                                 date_text=first.when.words, date_note=first.note,
+                                 date_text=first.when.words, date_note=first.note, kind=first.kind,
                                  text=" ".join(first.sentence.text.split()), outlets=outlets, citations=citations))
     # Conflicts point at rows by index, now that rows are in order and their markers known.
     index = {id(r): i for i, r in enumerate(rows)}
@@ -385,33 +301,43 @@ def _models(rows: list[_Row], infos: dict[str, DocumentInfo], cite: Cite) -> lis
             j = index[id(other)]
             markers = [c.marker for c in out[j].citations]
             event.conflicts.append(TimelineConflict(date=out[j].date, event=j, markers=markers))
-    return out
+    return out, marker
 
 
 # --- exports --------------------------------------------------------------------------------------------
 
-def to_markdown(topic: str, events: Sequence[TimelineEvent]) -> str:
-    """The timeline as a journalist pastes it into a draft: one bullet an event, sources linked."""
-    lines = [f"# Timeline: {topic}", ""]
-    for i, e in enumerate(events):
-        sources = "; ".join(f"[{c.source or c.title}, {c.date or 'undated'}]({c.url})" if c.url
-                            else f"{c.source or c.title}, {c.date or 'undated'} ({c.path})" for c in e.citations)
-        when = e.date + ("" if e.date_source == "stated" else f" ({e.date_note})")
-        lines.append(f"- **{when}**: {e.text} ({sources})")
-        for c in e.conflicts:
-            lines.append(f"  - ⚠ dated {c.date} by another report (event {c.event + 1})")
-        if i == len(events) - 1:
+SECTIONS = (("events", "event"), ("background", "Background"), ("expected", "Expected"))
+
+
+def to_markdown(timeline: Timeline) -> str:
+    """The timeline as a journalist pastes it into a draft: one bullet an event, sources linked; background
+    and expected rows under headings of their own."""
+    lines = [f"# Timeline: {timeline.topic}", ""]
+    for name, heading in SECTIONS:
+        rows = getattr(timeline, name)
+        if name != "events" and rows:
+            lines += [f"## {heading}", ""]
+        for e in rows:
+            sources = "; ".join(f"[{c.source or c.title}, {c.date or 'undated'}]({c.url})" if c.url
+                                else f"{c.source or c.title}, {c.date or 'undated'} ({c.path})" for c in e.citations)
+            when = e.date + (f" ({e.date_note})" if e.date_note else "")
+            lines.append(f"- **{when}**: {e.text} ({sources})")
+            for c in e.conflicts:
+                lines.append(f"  - ⚠ dated {c.date} by another report (event {c.event + 1})")
+        if rows:
             lines.append("")
     return "\n".join(lines)
 
 
-def to_csv(events: Sequence[TimelineEvent]) -> str:
-    """date, precision, date_source, event, outlets, links: one row an event."""
+def to_csv(timeline: Timeline) -> str:
+    """date, precision, date_source, event, outlets, links, conflicting dates and kind (event, background or
+    expected): one row a timeline row, events first."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["date", "precision", "date_source", "event", "outlets", "links", "conflicting_dates"])
-    for e in events:
-        writer.writerow([e.date, e.precision, e.date_source, e.text, "; ".join(e.outlets),
-                         " ".join(c.url or f"{c.path}#{c.start}-{c.end}" for c in e.citations),
-                         "; ".join(c.date for c in e.conflicts)])
+    writer.writerow(["date", "precision", "date_source", "event", "outlets", "links", "conflicting_dates", "kind"])
+    for name, _ in SECTIONS:
+        for e in getattr(timeline, name):
+            writer.writerow([e.date, e.precision, e.date_source, e.text, "; ".join(e.outlets),
+                             " ".join(c.url or f"{c.path}#{c.start}-{c.end}" for c in e.citations),
+                             "; ".join(c.date for c in e.conflicts), e.kind])
     return out.getvalue()

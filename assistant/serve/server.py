@@ -164,9 +164,9 @@ def create_server(service: Service, users: Users | None = None):
         result = await run(functools.partial(service.timeline, request.topic, filters=request.filters,
                                              top_k=request.top_k))
         if request.format == "markdown":
-            return PlainTextResponse(to_markdown(result.topic, result.events), media_type="text/markdown")
+            return PlainTextResponse(to_markdown(result), media_type="text/markdown")
         if request.format == "csv":
-            return PlainTextResponse(to_csv(result.events), media_type="text/csv")
+            return PlainTextResponse(to_csv(result), media_type="text/csv")
         return JSONResponse(result.model_dump(mode="json"))
 
     @router.post("/compare", dependencies=[Depends(ready)])

