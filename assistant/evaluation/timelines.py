@@ -98,6 +98,10 @@ def declared_corpora(set_path: str | Path) -> dict[str, Path]:
 def _period(iso: str, precision: str) -> tuple[date, date]:
     """The first and last day of a date at its precision ("2023-09" month: 1-30 September)."""
     parts = [int(p) for p in iso.split("-")]
+    # An alternative date may be coarser than the event's precision ("2022" beside "2022-09"): its form says.
+    precision = {1: "year", 2: "month"}.get(len(parts), precision if precision in ("day", "week") else "day")
+    if len(parts) > 3:
+        raise ValueError(f"{iso!r} is not an ISO date")
     if precision == "year":
         return date(parts[0], 1, 1), date(parts[0], 12, 31)
     if precision == "month":
@@ -109,13 +113,14 @@ def _period(iso: str, precision: str) -> tuple[date, date]:
 
 def date_right(row: dict, item: Dated) -> bool:
     """The row's date lies in one of the item's periods, at the same or a finer precision."""
-    if PRECISIONS.index(row["precision"]) > PRECISIONS.index(item.precision):
-        return False
     try:
-        start = _period(row["date"], row["precision"])[0]
+        start, end = _period(row["date"], row["precision"])
     except ValueError:
         return False
-    return any(lo <= start <= hi for lo, hi in (_period(d, item.precision) for d in item.dates))
+    for lo, hi in (_period(d, item.precision) for d in item.dates):
+        if lo <= start <= hi and (end - start) <= (hi - lo):  # no coarser than the period it falls in
+            return True
+    return False
 
 
 def matches(row: dict, item: Dated) -> bool:
