@@ -14,8 +14,8 @@ import itertools
 import os
 from pathlib import Path
 
-SENTENCE = [2.0, 3.0, 4.0, 5.0, 6.0]
-REPORT = [1.0, 2.0, 3.0, 4.0, 5.0]
+SENTENCE = [2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
+REPORT = [1.0, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0]
 BACKGROUND_DAYS = [90, 180, 365]
 
 

