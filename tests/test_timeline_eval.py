@@ -1,6 +1,6 @@
 """assistant/evaluation/timelines.py and `assistant eval timeline` (issue 27): a timeline set's topics scored for
-event recall, date accuracy, precision and exact quotes, per split, with intervals over topics; the set in
-evals/sets/timelines.jsonl read whole; a bad set refused naming its line."""
+event recall, date accuracy, precision and exact quotes, per split, with intervals over topics; the shipped
+set of evals/sets/ read whole; a bad set refused naming its line."""
 
 from __future__ import annotations
 
