@@ -33,9 +33,9 @@ from .sentences import Sentence
 @dataclass(frozen=True)
 class Margins:
     """How close to the best a sentence and a report must score to be about the topic, and how old a date is
-    background. Fit on the fit topics of evals/sets/timelines.jsonl by evals/fit_timeline.py (docs/timelines.md)."""
+    background. Fit on the 9 fit topics of evals/sets/timelines.jsonl by evals/fit_timeline.py (event recall
+    plus precision; docs/timeline.md has the grid's best and the held-out figures)."""
 
-    # Fit on the 9 fit topics (event recall + precision, docs/timeline.md): 6.0, 3.0 and 90 days.
     sentence: float = 6.0  # a sentence is about the topic when it scores this close to the best one (log-odds)
     report: float = 3.0  # a report is, when its best sentence scores this close to the best of all
     background_days: int = 90  # a date whose period ended this long before the reports' median date
