@@ -208,6 +208,10 @@ class TimelineEvent(BaseModel):
     conflicts: list[TimelineConflict] = Field(default=[], description="Other reports dating the same event otherwise.")
 
 
+# A timeline's lists, in order, and the `kind` of their rows.
+TIMELINE_SECTIONS = {"events": "event", "background": "background", "expected": "expected"}
+
+
 class Timeline(BaseModel):
     topic: str
     events: list[TimelineEvent]

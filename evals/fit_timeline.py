@@ -55,6 +55,7 @@ def main() -> None:
 
 def _score(read, sentence: float, report: float, days: int) -> dict:
     from assistant.evaluation.timelines import cited_texts, score_topic
+    from assistant.models import TIMELINE_SECTIONS
     from assistant.read.compose import citer
     from assistant.read.timeline import Margins, build
 
@@ -64,7 +65,7 @@ def _score(read, sentence: float, report: float, days: int) -> dict:
     for case, ranked, found, assistant in read:
         sections = build(ranked, found.texts, found.infos, assistant.embed, citer(found), margins)
         timeline = {name: [e.model_dump(mode="json") for e in rows]
-                    for name, rows in zip(("events", "background", "expected"), sections)}
+                    for name, rows in zip(TIMELINE_SECTIONS, sections)}
         timeline["timings_ms"] = {"total": 0.0}
         record = score_topic(case, timeline, cited_texts(timeline, texts, assistant.document))
         for key, value in record["counts"].items():

@@ -48,7 +48,7 @@ def test_a_topic_is_scored_row_by_row():
     record = score_topic(CASE, timeline, texts)
     c = record["counts"]
     assert (c["key_found"], c["key_events"]) == (1, 2)
-    assert (c["dated_right"], c["dated_rows"]) == (2, 3)
+    assert (c["dated_right"], c["topical_rows"]) == (2, 3)  # dates are judged on the rows telling an event
     assert (c["topical_rows"], c["rows"]) == (3, 5)
     assert c["background_as_events"] == 1 and c["expected_as_events"] == 1
     assert c["quotes_exact"] < c["quotes"] == 5

@@ -19,13 +19,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..models import TIMELINE_SECTIONS
+from ..read.dates import period
 from .stats import RESAMPLES, SEED, ratio_interval
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
 PRECISIONS = ("day", "week", "month", "year")
 # metric: (numerator, denominator) of the per-topic counts
-METRICS = {"event_recall": ("key_found", "key_events"), "date_accuracy": ("dated_right", "dated_rows"),
+METRICS = {"event_recall": ("key_found", "key_events"), "date_accuracy": ("dated_right", "topical_rows"),
            "precision": ("topical_rows", "rows"), "quotes_exact": ("quotes_exact", "quotes")}
 
 
@@ -102,13 +104,7 @@ def _period(iso: str, precision: str) -> tuple[date, date]:
     precision = {1: "year", 2: "month"}.get(len(parts), precision if precision in ("day", "week") else "day")
     if len(parts) > 3:
         raise ValueError(f"{iso!r} is not an ISO date")
-    if precision == "year":
-        return date(parts[0], 1, 1), date(parts[0], 12, 31)
-    if precision == "month":
-        first = date(parts[0], parts[1], 1)
-        return first, date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1) - timedelta(days=1)
-    day = date(parts[0], parts[1], parts[2])
-    return day, day + timedelta(days=6 if precision == "week" else 0)
+    return period(date(*parts, *[1] * (3 - len(parts))), precision)
 
 
 def date_right(row: dict, item: Dated) -> bool:
@@ -131,25 +127,24 @@ def matches(row: dict, item: Dated) -> bool:
 def score_topic(case: TimelineCase, timeline: dict, texts: dict[str, str]) -> dict:
     """The counts of one topic (see the module's docstring) and its rows, each marked."""
     rows = timeline["events"]
-    counts = {"key_events": sum(e.key for e in case.events), "rows": len(rows), "topical_rows": 0,
-              "dated_rows": 0, "dated_right": 0, "background_as_events": 0, "expected_as_events": 0}
-    counts["key_found"] = sum(any(matches(r, e) and date_right(r, e) for r in rows) for e in case.events if e.key)
+    missed = [e.what for e in case.events if e.key and not any(matches(r, e) and date_right(r, e) for r in rows)]
+    key_events = sum(e.key for e in case.events)
+    counts = {"key_events": key_events, "key_found": key_events - len(missed), "rows": len(rows),
+              "topical_rows": 0, "dated_right": 0, "background_as_events": 0, "expected_as_events": 0}
     marked = []
     for r in rows:
         events = [e for e in case.events if matches(r, e)]
         right = any(date_right(r, e) for e in events)
         counts["topical_rows"] += bool(events)
-        counts["dated_rows"] += bool(events)
         counts["dated_right"] += right
         counts["background_as_events"] += not events and any(matches(r, e) for e in case.background)
         counts["expected_as_events"] += not events and any(matches(r, e) for e in case.expected)
         marked.append({"date": r["date"], "precision": r["precision"], "text": r["text"],
                        "event": events[0].what if events else None, "date_right": right if events else None})
-    quotes = [c for section in ("events", "background", "expected") for r in timeline.get(section, [])
+    quotes = [c for section in TIMELINE_SECTIONS for r in timeline.get(section, [])
               for c in r["citations"]]
     counts["quotes"] = len(quotes)
     counts["quotes_exact"] = sum(texts[c["doc_id"]][c["start"]:c["end"]] == c["quote"] for c in quotes)
-    missed = [e.what for e in case.events if e.key and not any(matches(r, e) and date_right(r, e) for r in rows)]
     return {"id": case.id, "topic": case.topic, "corpus": case.corpus, "split": case.split, "counts": counts,
             "missed": missed, "rows": marked, "background": [r["text"] for r in timeline.get("background", [])],
             "expected": [r["text"] for r in timeline.get("expected", [])],
@@ -158,7 +153,7 @@ def score_topic(case: TimelineCase, timeline: dict, texts: dict[str, str]) -> di
 
 def cited_texts(timeline: dict, texts: dict[str, str], document: Callable) -> dict[str, str]:
     """`texts` with the text of every report the timeline cites added (read once)."""
-    for section in ("events", "background", "expected"):
+    for section in TIMELINE_SECTIONS:
         for r in timeline.get(section, []):
             for c in r["citations"]:
                 if c["doc_id"] not in texts:
@@ -221,7 +216,7 @@ def report(summary: dict, records: Sequence[dict]) -> str:
         c = r["counts"]
         lines += ["", f"## {r['topic']} ({r['id']}, {r['split']})", "",
                   f"key events found {c['key_found']}/{c['key_events']}; dates right {c['dated_right']}/"
-                  f"{c['dated_rows']}; rows of the topic {c['topical_rows']}/{c['rows']}; quotes exact "
+                  f"{c['topical_rows']}; rows of the topic {c['topical_rows']}/{c['rows']}; quotes exact "
                   f"{c['quotes_exact']}/{c['quotes']}; {r['latency_ms']:.0f} ms"]
         lines += [f"- missed: {what}" for what in r["missed"]]
         for row in r["rows"]:

@@ -210,3 +210,13 @@ def forward(when: When, reported: date) -> When:
         return when
     return When(parsed[0], when.precision, when.stated, when.words, when.start, when.end)
 
+
+def period(day: date, precision: str) -> tuple[date, date]:
+    """The first and last day of what `day` stands for at `precision` (a month: its first to its last day)."""
+    if precision == "year":
+        return date(day.year, 1, 1), date(day.year, 12, 31)
+    if precision == "month":
+        first = day.replace(day=1)
+        return first, date(day.year + day.month // 12, day.month % 12 + 1, 1) - timedelta(days=1)
+    return day, day + timedelta(days=6 if precision == "week" else 0)
+

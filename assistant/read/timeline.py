@@ -23,10 +23,10 @@ from statistics import median_low
 
 import numpy as np
 
-from ..models import Citation, DocumentInfo, Passage, Timeline, TimelineConflict, TimelineEvent
+from ..models import TIMELINE_SECTIONS, Citation, DocumentInfo, Passage, Timeline, TimelineConflict, TimelineEvent
 from ..text import sentence_spans, terms, words
 from .clauses import Role, roles
-from .dates import DATE_WORDS, PRECISION_ORDER, When, dates_in, forward, may_hold_date, quoted
+from .dates import DATE_WORDS, PRECISION_ORDER, When, dates_in, forward, may_hold_date, period, quoted
 from .sentences import Sentence
 
 
@@ -136,7 +136,7 @@ def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, Do
     rows.sort(key=lambda r: (r.events[0].when.day, PRECISION_ORDER[r.events[0].when.precision],
                              not r.events[0].when.words, infos[r.events[0].sentence.doc_id].date or ""))
     sections, marker = [], 0
-    for kind in ("event", "background", "expected"):
+    for kind in TIMELINE_SECTIONS.values():
         section, marker = _models([r for r in rows if r.events[0].kind == kind], infos, cite, marker)
         sections.append(section)
     return sections[0], sections[1], sections[2]
@@ -199,18 +199,9 @@ def _kind(when: When, role: Role, reported: date | None, anchor: date | None, ba
     """expected: a forecast or plan, or a date after its report's; background: long before the reports."""
     if role.future or (reported is not None and when.day > reported):
         return "expected"
-    if anchor is not None and _period_end(when) < anchor - timedelta(days=background_days):
+    if anchor is not None and period(when.day, when.precision)[1] < anchor - timedelta(days=background_days):
         return "background"
     return "event"
-
-
-def _period_end(when: When) -> date:
-    if when.precision == "year":
-        return date(when.day.year, 12, 31)
-    if when.precision == "month":
-        following = date(when.day.year + when.day.month // 12, when.day.month % 12 + 1, 1)
-        return following - timedelta(days=1)
-    return when.day + timedelta(days=6 if when.precision == "week" else 0)
 
 
 def _dateline(sentence: str, when: When) -> bool:
@@ -311,17 +302,14 @@ def _models(rows: list[_Row], infos: dict[str, DocumentInfo], cite: Cite,
 
 # --- exports --------------------------------------------------------------------------------------------
 
-SECTIONS = (("events", "event"), ("background", "Background"), ("expected", "Expected"))
-
-
 def to_markdown(timeline: Timeline) -> str:
     """The timeline as a journalist pastes it into a draft: one bullet an event, sources linked; background
     and expected rows under headings of their own."""
     lines = [f"# Timeline: {timeline.topic}", ""]
-    for name, heading in SECTIONS:
+    for name in TIMELINE_SECTIONS:
         rows = getattr(timeline, name)
         if name != "events" and rows:
-            lines += [f"## {heading}", ""]
+            lines += [f"## {name.capitalize()}", ""]
         for e in rows:
             sources = "; ".join(f"[{c.source or c.title}, {c.date or 'undated'}]({c.url})" if c.url
                                 else f"{c.source or c.title}, {c.date or 'undated'} ({c.path})" for c in e.citations)
@@ -340,7 +328,7 @@ def to_csv(timeline: Timeline) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["date", "precision", "date_source", "event", "outlets", "links", "conflicting_dates", "kind"])
-    for name, _ in SECTIONS:
+    for name in TIMELINE_SECTIONS:
         for e in getattr(timeline, name):
             writer.writerow([e.date, e.precision, e.date_source, e.text, "; ".join(e.outlets),
                              " ".join(c.url or f"{c.path}#{c.start}-{c.end}" for c in e.citations),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core import Assistant
-from ..models import Answer, Filters
+from ..models import TIMELINE_SECTIONS, Answer, Filters
 
 if TYPE_CHECKING:
     from .service import Service
@@ -447,7 +447,7 @@ def create_app(service: Service | Assistant):
 
     def timeline_click(timeline, evt):
         marker = clicked(evt).get("marker")
-        citation = next((c for section in ("events", "background", "expected")
+        citation = next((c for section in TIMELINE_SECTIONS
                          for e in (timeline or {}).get(section, []) for c in e["citations"] if c["marker"] == marker),
                         None)
         return gr.skip() if citation is None else passage_of(citation, "The event as this report states it.")
