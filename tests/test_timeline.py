@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from assistant.cli import app
 from assistant.models import Filters
-from assistant.read.dates import dates_in
+from assistant.read.dates import dates_in, period
 from assistant.read.timeline import datings, to_csv, to_markdown
 
 TRIP = "Kim Jong Un's trip to Russia"
@@ -69,6 +69,34 @@ def test_words_that_only_look_like_dates_are_not_dates():
     assert found("He said talks may sat well with both sides, and 73 and may be more.") == []
 
 
+def test_dates_as_news_writes_them_are_found_and_quoted_as_written():
+    thursday = date(2023, 1, 5)
+    # An abbreviated month with its point, which dateparser's search stops at.
+    assert found("The game was suspended Jan. 2 after Hamlin collapsed.", thursday) == [
+        ("2023-01-02", "day", True, "Jan. 2")]
+    assert found("The House voted on Oct. 5, 2022, to adjourn.", thursday) == [
+        ("2022-10-05", "day", True, "Oct. 5, 2022")]
+    # A weekday's possessive, a prefixed month, a part of a day after "last" or "this".
+    assert found("Wednesday's storm flooded the coast.", thursday) == [("2023-01-04", "day", False, "Wednesday")]
+    assert found("In mid-October the White House said so.", thursday) == [("2022-10", "month", True, "October")]
+    assert found("The crash happened last night near the airport.", thursday)[0][:2] == ("2023-01-04", "day")
+    assert found("The layoffs were announced this morning.", thursday)[0][:2] == ("2023-01-05", "day")
+    # A holiday is its day, quoted as the sentence names it; "Christmas" alone only after "on".
+    assert found("More than 5 inches of rain fell on New Year's Eve.", thursday) == [
+        ("2022-12-31", "day", True, "New Year's Eve")]
+    assert found("He died on Christmas Day at home.", thursday)[0][:2] == ("2022-12-25", "day")
+    assert found("The Christmas storm killed dozens in Buffalo.", thursday) == []
+
+
+def test_sentences_that_may_hold_a_date_are_told_from_those_that_cannot():
+    from assistant.read.dates import may_hold_date
+
+    for sentence in ("On Jan. 2 the game was suspended.", "It happened last night.", "Rain fell on New Year's Eve.",
+                     "Officials met in 2019.", "Wednesday's storm hit."):
+        assert may_hold_date(sentence), sentence
+    assert not may_hold_date("It may rain on the coast, officials said.")
+
+
 def test_without_a_report_date_only_a_full_date_counts():
     assert found("The talks on Sunday ended on 13 September 2023.", None) == [
         ("2023-09-13", "day", True, "13 September 2023")]
@@ -119,6 +147,9 @@ def test_a_forecast_or_plan_is_expected_not_an_event():
     assert heat and all(kind == "expected" for _, kind, _ in heat) and heat[0][0] == "2023-08-11"
     assert [d[:2] for d in dated("The two leaders will meet again in Moscow on 20 September, officials said.")] == [
         ("2023-09-20", "expected")]
+    # A forecast's weekday that is its report's own day is that day, not the week after.
+    assert [d[:2] for d in dated("The House will vote again on the rules package on Wednesday, aides said.")] == [
+        ("2023-09-13", "expected")]
 
 
 def test_a_sentence_with_no_date_of_its_own_gives_no_row():
@@ -163,11 +194,17 @@ def test_a_relative_date_in_the_trip_is_resolved_and_marked(assistant):
     assert "2023-09-13" in sunday.date_note
 
 
+def _ends(event) -> date:
+    parts = [int(p) for p in event.date.split("-")]
+    return period(date(*parts, *[1] * (3 - len(parts))), event.precision)[1]
+
+
 def test_the_trip_dates_the_summit_on_its_day_keeps_background_apart_and_lists_no_forecast(assistant):
     result = assistant.timeline(TRIP)
     summit = [e for e in result.events if any("sat down for talks" in c.quote for c in e.citations)]
     assert [e.date for e in summit] == ["2023-09-13"]
-    assert all(e.date >= "2023-09" for e in result.events), [(e.date, e.text) for e in result.events]
+    # No event ends before the trip ("this year", 2023, holds it: the satellite launches that failed).
+    assert all(_ends(e) >= date(2023, 9, 1) for e in result.events), [(e.date, e.text) for e in result.events]
     assert any("2019" in e.text for e in result.background) and all(e.kind == "background" for e in result.background)
     assert not any("expect" in c.quote for e in result.events for c in e.citations)
     assert all(e.date_text for e in result.events + result.background + result.expected)  # no undated rows

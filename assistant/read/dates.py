@@ -7,6 +7,7 @@ Which event of the sentence a date belongs to is clauses.py's part.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -19,11 +20,11 @@ MONTH_WORDS = {*MONTHS, "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", 
 WEEKDAYS = {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
 ANCHORS = {"yesterday", "today", "tonight", "tomorrow", "ago"}
 UNITS = {"day", "days", "week", "weeks", "month", "months", "year", "years", "weekend"}
+PARTS = {"morning", "afternoon", "evening", "night"}  # "last night", "this morning": a day
 # Words a date may be made of: a find is trimmed to them ("on Wednesday at a" is "Wednesday").
 DATE_WORDS = {w.lower() for w in MONTH_WORDS | WEEKDAYS} | ANCHORS | UNITS | {
     "last", "next", "this", "past", "earlier", "morning", "afternoon", "evening", "night", "of", "the",
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "a", "couple"}
-MONTHS_AND_DAYS = set(MONTHS) | WEEKDAYS
 EDGE_FILLER = {"of", "the", "a"}  # date words that may sit inside a date, never at its edge
 # News tells what happened: a weekday is the last one before the report, unless the sentence tells what
 # will happen ("expects ... through Thursday", "attention would turn on Thursday"): then the next one.
@@ -31,6 +32,23 @@ EDGE_FILLER = {"of", "the", "a"}  # date words that may sit inside a date, never
 # violate international law"), not the future.
 FUTURE = {"will", "would", "expects", "expected", "plans", "scheduled", "due", "next", "upcoming", "forecast"}
 FUTURE_REACH = 8
+# Holidays news dates events by, as the day dateparser reads, never longer than the name it stands for ("on
+# New Year's Eve": 31 December). A bare "Christmas" is a date only after "on": "the Christmas storm" names
+# a storm, not a day.
+HOLIDAYS = {"new year's eve": "Dec 31", "new year's day": "Jan 1", "christmas eve": "Dec 24",
+            "christmas day": "Dec 25", "christmas": "Dec 25", "independence day": "Jul 4", "fourth of july": "Jul 4",
+            "halloween": "Oct 31", "valentine's day": "Feb 14"}
+HOLIDAY = re.compile(r"\b(?:" + "|".join(k.replace("'", "['’]") for k in HOLIDAYS if k != "christmas")
+                     + r"|(?<=\bon )christmas(?! eve| day))\b", re.I)
+# What dateparser's search misreads, each rewritten to as many characters so offsets hold: "Jan. 2" (it
+# stops at the point), "Wednesday's storm", "mid-October".
+ABBREVIATED = re.compile(r"\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.(?=\s*\d)")
+POSSESSIVE = re.compile(r"\b(" + "|".join(sorted(WEEKDAYS)) + r")['’]s\b")
+PREFIXED = re.compile(r"\b(mid|early|late)-(?=[A-Z])")
+# A cheap test before dateparser reads a sentence: a month, weekday, year, anchor or holiday in it.
+MAY_HOLD = re.compile(r"\b(?:" + "|".join(sorted(MONTH_WORDS | WEEKDAYS)) + r"|(?:19|20)\d\d)\b|(?i:\b(?:"
+                      + "|".join(sorted(ANCHORS)) + "|(?:last|this|next|past) (?:" + "|".join(sorted(UNITS | PARTS))
+                      + r"))\b)|(?i:" + HOLIDAY.pattern + ")")
 
 
 @dataclass(frozen=True)
@@ -68,24 +86,46 @@ def dates_in(sentence: str, reported: date | None) -> list[When]:
     settings = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
     if base:
         settings["RELATIVE_BASE"] = base
+    readable, holidays = _readable(sentence)
     try:
-        found = search_dates(sentence, languages=["en"], settings=settings) or []
+        found = search_dates(readable, languages=["en"], settings=settings) or []
     except (ValueError, OverflowError, OSError):
         return []
     out: list[When] = []
     cursor = 0
     for text, _ in found:
-        at = sentence.find(text, cursor)
-        if at < 0:
+        # dateparser gives a find with its spaces collapsed: it is looked for word by word.
+        at = re.compile(r"\s+".join(map(re.escape, text.split()))).search(readable, cursor)
+        if at is None:
             continue
-        cursor = at + len(text)
-        when = _resolve(sentence, at, at + len(text), reported)
-        if when is not None and all(w.iso != when.iso for w in out):
+        cursor = at.end()
+        when = _resolve(readable, at.start(), at.end(), reported)
+        if when is None:
+            continue
+        start, end = when.start, when.end
+        for a, b in holidays:  # a holiday read as its day is quoted as the sentence names it
+            if a < end and start < b:
+                start, end = min(start, a), max(end, b)
+        when = When(when.day, when.precision, when.stated, sentence[start:end], start, end)
+        if all(w.iso != when.iso for w in out):
             out.append(when)
     # "The previous August high was set in 1994": a month without its year beside a year is no date of its own.
     years = any(w.precision == "year" and w.stated for w in out)
     return [w for w in out if not any(w is not o and o.within(w) for o in out)
             and not (years and w.precision == "month" and not any(_is_year(x) for x in w.words.split()))]
+
+
+def _readable(sentence: str) -> tuple[str, list[tuple[int, int]]]:
+    """The sentence as dateparser's search reads it right, as long as the sentence, and where holidays are."""
+    text = ABBREVIATED.sub(lambda m: m[1] + " ", sentence)
+    text = POSSESSIVE.sub(lambda m: m[1] + "  ", text)
+    text = PREFIXED.sub(lambda m: m[1] + " ", text)
+    spans = []
+    for m in HOLIDAY.finditer(sentence):
+        day = HOLIDAYS[m[0].lower().replace("’", "'")]
+        text = text[:m.start()] + day.ljust(len(m[0])) + text[m.end():]
+        spans.append((m.start(), m.end()))
+    return text, spans
 
 
 def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When | None:
@@ -122,7 +162,8 @@ def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When
     weekday = any(w in WEEKDAYS for w in words)
     # "TODAY" of "USA TODAY" is an outlet's name, not a day.
     anchored = any(w.lower() in ANCHORS and not w.isupper() for w in words) or (
-        any(w.lower() in ("last", "next", "this", "past") for w in words) and any(w.lower() in UNITS for w in words))
+        any(w.lower() in ("last", "next", "this", "past") for w in words)
+        and any(w.lower() in UNITS | PARTS for w in words))
     if not (has_month or has_year or weekday or anchored):
         return None
     stated = has_month or has_year
@@ -135,9 +176,9 @@ def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When
     before = {w.lower().strip(",.;:()") for w in sentence[:start].split()[-FUTURE_REACH:]}
     # A day and month without a year after "will" ("will meet again on 20 September") is the next one too.
     ahead = not has_year and (weekday or has_month) and bool(FUTURE & before)
-    if weekday and not has_month and not ahead:
-        # A report dated Thursday that says "on Thursday" means that day, not the week before.
-        base += timedelta(days=1)
+    if weekday and not has_month:
+        # A report dated Thursday that says "on Thursday" means that day, not the week before or after.
+        base += timedelta(days=-1 if ahead else 1)
     parsed = _parse(text, base, "future" if ahead else "past")
     if parsed is None:
         return None
@@ -188,8 +229,7 @@ def _is_year(word: str) -> bool:
 
 
 def may_hold_date(sentence: str) -> bool:
-    words = {w.strip(",.;:()'\"") for w in sentence.split()}
-    return bool(words & (MONTHS_AND_DAYS | ANCHORS)) or any(_is_year(w) for w in words)
+    return MAY_HOLD.search(sentence) is not None
 
 
 def quoted(sentence: str, at: int) -> bool:

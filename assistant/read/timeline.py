@@ -133,7 +133,9 @@ def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, Do
     rows = _merge(events, embed)
     for r in rows:  # the row shows a sentence that states this date alone, when a report has one
         r.events.sort(key=lambda e: not e.single)
-    rows.sort(key=lambda r: (r.events[0].when.day, PRECISION_ORDER[r.events[0].when.precision],
+    # A coarse date sorts at its period's start: "this year" before September's events.
+    rows.sort(key=lambda r: (period(r.events[0].when.day, r.events[0].when.precision)[0],
+                             PRECISION_ORDER[r.events[0].when.precision],
                              not r.events[0].when.words, infos[r.events[0].sentence.doc_id].date or ""))
     sections, marker = [], 0
     for kind in TIMELINE_SECTIONS.values():
@@ -162,7 +164,7 @@ def datings(sentences: Sequence[str], reported: Sequence[date | None], anchor: d
     none. `anchor`: the median date of the reports about the topic, which background is counted back from.
     The sentences are parsed in one batch."""
     found = [[w for w in dates_in(text, day) if not _dateline(text, w) and not quoted(text, w.start)]
-             for text, day in zip(sentences, reported)]
+             if may_hold_date(text) else [] for text, day in zip(sentences, reported)]
     dated = [i for i, whens in enumerate(found) if whens]
     parsed = dict(zip(dated, roles([sentences[i] for i in dated], [[(w.start, w.end) for w in found[i]]
                                                                    for i in dated])))
@@ -183,7 +185,7 @@ def _datings(whens: list[When], found: list[Role], reported: date | None, anchor
     out = []
     for group in by_verb.values():
         when, role = group[0]
-        if role.future and reported is not None and when.day <= reported:
+        if role.future and reported is not None and when.day < reported:  # the same day is today
             when = forward(when, reported)
         notes = [] if when.stated else [f"“{when.words}”, counted from the report's date {reported.isoformat()}"]
         if depth:
