@@ -152,6 +152,27 @@ def test_a_forecast_or_plan_is_expected_not_an_event():
         ("2023-09-13", "expected")]
 
 
+def test_the_day_an_opinion_was_given_dates_no_event_but_a_reported_event_keeps_its_day():
+    monday = date(2023, 1, 2)
+    for comment in ("Cardiac arrest can stem from a variety of other things too, a trauma surgeon said Tuesday.",
+                    "An expert said on Tuesday that the outage highlights a need for a more redundant system.",
+                    "He emphasized that travelers should feel safe getting on planes today, even if delayed."):
+        assert dated(comment, date(2023, 1, 4), date(2023, 1, 4)) == [], comment
+    # What was said happened ("was breathing"), or is how things stand ("is in critical condition").
+    for update in ("On Tuesday, the Bills said Damar Hamlin was breathing on his own after the collapse.",
+                   "The Bills said Tuesday that Hamlin is in critical condition at the medical centre."):
+        assert [d[:2] for d in dated(update, date(2023, 1, 4), monday)] == [("2023-01-03", "event")], update
+    # An announcement of what will be is the day of a decision, not a forecast.
+    assert [d[:2] for d in dated("The Bills and Bengals will not resume their suspended game, the league announced "
+                                 "Thursday.", date(2023, 1, 5), date(2023, 1, 5))] == [("2023-01-05", "event")]
+
+
+def test_a_note_added_to_a_report_later_counts_its_weekdays_forward():
+    ((day, kind, note),) = dated("Editor's note: On Thursday, the Bills said Damar Hamlin has shown remarkable "
+                                 "improvement.", date(2023, 1, 4), date(2023, 1, 4))
+    assert (day, kind) == ("2023-01-05", "event") and "a note added later" in note
+
+
 def test_a_sentence_with_no_date_of_its_own_gives_no_row():
     assert dated("Kim made the journey aboard his armoured train, a slow, heavy convoy of dark green carriages.") == []
     assert dated("Analysts expect more details to emerge in the coming days.") == []

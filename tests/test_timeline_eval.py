@@ -15,6 +15,7 @@ from assistant.evaluation.timelines import (
     TimelineCase,
     date_right,
     declared_corpora,
+    figure,
     load_timeline_set,
     score_topic,
     summarize,
@@ -56,6 +57,9 @@ def test_a_topic_is_scored_row_by_row():
     summary = summarize([record, record], resamples=200)
     assert summary["event_recall"] == 0.5 and summary["precision"] == 0.6
     assert summary["event_recall_interval"] == (0.5, 0.5)  # two identical topics: no spread
+    # Without resampling there are no intervals, and the report says the figures alone.
+    bare = summarize([record], resamples=0)
+    assert bare["precision_interval"] is None and figure(bare, "precision") == "0.600 (3/5)"
 
 
 def test_a_date_counts_only_inside_the_events_period_and_no_coarser():

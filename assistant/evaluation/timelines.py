@@ -202,7 +202,8 @@ def figure(summary: dict, name: str) -> str:
     if value is None:
         return "n/a"
     num, den = summary[f"{name}_counts"]
-    return f"{value:.3f} [{bounds[0]:.3f}, {bounds[1]:.3f}] ({num}/{den})"
+    interval = f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else ""  # none with --resamples 0
+    return f"{value:.3f}{interval} ({num}/{den})"
 
 
 def report(summary: dict, records: Sequence[dict]) -> str:

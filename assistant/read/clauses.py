@@ -27,9 +27,20 @@ FUTURE_AUX = {"will", "shall", "'ll", "wo"}  # "wo" is spaCy's token for "won't"
 # "Flooding could get significant on Wednesday night": a possibility, not an event; but "could not attend"
 # (negated) and "may have left" (perfect) tell what happened.
 POSSIBLE_AUX = {"could", "may", "might"}
-SAYING = {"said", "says", "say", "told", "tells", "announced", "warned", "predicted", "wrote", "added", "stated"}
+# Verbs that report a forecast ("the storm will hit on Tuesday, the weather service said Monday"); not
+# "announced": "the NFL announced Thursday the game will not be resumed" is a decision made that day.
+SAYING = {"said", "says", "say", "told", "tells", "warned", "predicted", "wrote", "added", "stated"}
 # Verbs whose object clause has not happened yet: "analysts expect details to emerge", "he plans to visit".
-EXPECTING = ("expect", "plan", "schedul", "forecast", "predict", "anticipat", "intend", "due")
+EXPECTING = ("expect", "plan", "schedul", "forecast", "predict", "anticipat", "intend", "due", "poised")
+# Saying verbs of comment: "a doctor said Tuesday cardiac arrest can stem from ...", "he emphasized that
+# travelers should feel safe". What is said in the present tense (but for how things stand: "is in critical
+# condition") or as a possibility is an opinion, and the day it was said is no event's date. "Announced",
+# "confirmed" and "reported" tell events; so does "said" with a past or perfect clause ("the Bills said
+# Hamlin was breathing on his own").
+OPINING = {"said", "says", "say", "told", "tells", "added", "noted", "emphasized", "stressed", "explained",
+           "argued", "wrote", "tweeted"}
+PRESENT = {"VBZ", "VBP"}
+MODAL = {"can", "could", "should", "would", "may", "might", "must"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class Role:
     clause: str  # that verb and its object, as the sentence says them ("leaving Pyongyang")
     since: bool  # the date bounds a span ("since 2006", "until Wednesday"): not when something happened
     future: bool  # the clause tells what will happen, or is expected or planned to
+    opinion: bool = False  # the date is when someone said what is, or may be: a comment, not an event
 
 
 @lru_cache(maxsize=1)
@@ -63,12 +75,15 @@ def _role(doc, start: int, end: int) -> Role:
     inside = {t.i for t in tokens}
     # The date's own head: its token whose head lies outside it.
     token = next((t for t in tokens if t.head.i not in inside or t.head.i == t.i), tokens[0])
-    depth, verb, since, seen_verb = 0, None, False, False
+    depth, verb, since, seen_verb, opinion = 0, None, False, False, False
     while token.head.i != token.i:
         if token.lower_ in SPAN_WORDS and not seen_verb:
             since = True
         if token.dep_ in CLAUSE_EDGES:
             depth += 1
+        # A date inside what is said as an opinion ("he emphasized travelers should feel safe today") is
+        # part of the opinion.
+        opinion = opinion or (token.dep_ == "ccomp" and _opinion(token.head))
         token = token.head
         if token.pos_ in ("VERB", "AUX") and verb is None:
             verb, seen_verb = token, True
@@ -76,7 +91,26 @@ def _role(doc, start: int, end: int) -> Role:
     verb = verb if verb is not None else token
     # "The storm will hit on Tuesday, the weather service said Monday": dated by the saying, a forecast still.
     future = _future(verb) or (verb.lower_ in SAYING and any(_future(c) for c in verb.children if c.dep_ == "ccomp"))
-    return Role(depth=depth, verb=verb.i, clause=_clause(verb), since=since, future=future)
+    return Role(depth=depth, verb=verb.i, clause=_clause(verb), since=since, future=future,
+                opinion=not future and (opinion or _opinion(verb)))
+
+
+def _opinion(verb) -> bool:
+    """A saying verb whose reported clause is in the present tense or a possibility ("can stem from")."""
+    if verb.lower_ not in OPINING:
+        return False
+    said = [c for c in verb.children if c.dep_ == "ccomp"]
+    if not said:
+        return False
+    clause = said[0]
+    auxes = [c for c in clause.children if c.dep_ in ("aux", "auxpass")]
+    if any(a.lower_ in MODAL for a in auxes):
+        return True
+    if any(a.lower_ in ("has", "have", "had") for a in auxes) or any(a.tag_ == "VBD" for a in auxes):
+        return False  # "has shown improvement", "was breathing": what happened
+    if clause.lower_ in ("is", "are", "'s", "'re", "am"):
+        return False  # "Hamlin is in critical condition": how things stand, as a news update tells it
+    return clause.tag_ in PRESENT or any(a.tag_ in PRESENT for a in auxes)
 
 
 def _clause(verb) -> str:

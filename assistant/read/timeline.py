@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -42,6 +43,9 @@ class Margins:
 
 
 MIN_EVENT_WORDS = 4  # words besides the date a sentence needs to tell an event (not a date line)
+# A note added to a report after it ran ("Editor's note: On Thursday, the Bills said ..."): its weekdays are
+# on or after the report's date.
+LATER_NOTE = re.compile(r"\s*(?:editor['’]s note|updated?\s*:)", re.I)
 MAX_SENTENCES = 60  # sentences read for dates: the best of what retrieval found
 MAX_REPORTS = 10  # reports whose other sentences with a date are read too: the first ones retrieval found
 MAX_DATED_PER_REPORT = 20
@@ -168,13 +172,13 @@ def datings(sentences: Sequence[str], reported: Sequence[date | None], anchor: d
     dated = [i for i, whens in enumerate(found) if whens]
     parsed = dict(zip(dated, roles([sentences[i] for i in dated], [[(w.start, w.end) for w in found[i]]
                                                                    for i in dated])))
-    return [_datings(found[i], parsed[i], reported[i], anchor, background_days) if i in parsed else []
-            for i in range(len(sentences))]
+    return [_datings(found[i], parsed[i], reported[i], anchor, background_days,
+                     bool(LATER_NOTE.match(sentences[i]))) if i in parsed else [] for i in range(len(sentences))]
 
 
 def _datings(whens: list[When], found: list[Role], reported: date | None, anchor: date | None,
-             background_days: int) -> list[Dating]:
-    pairs = [(w, r) for w, r in zip(whens, found) if not r.since]
+             background_days: int, later: bool = False) -> list[Dating]:
+    pairs = [(w, r) for w, r in zip(whens, found) if not r.since and not r.opinion]
     if not pairs:
         return []
     depth = min(r.depth for _, r in pairs)
@@ -185,15 +189,16 @@ def _datings(whens: list[When], found: list[Role], reported: date | None, anchor
     out = []
     for group in by_verb.values():
         when, role = group[0]
-        if role.future and reported is not None and when.day < reported:  # the same day is today
+        if (role.future or later) and reported is not None and when.day < reported:  # the same day is today
             when = forward(when, reported)
-        notes = [] if when.stated else [f"“{when.words}”, counted from the report's date {reported.isoformat()}"]
+        notes = [] if when.stated else [f"“{when.words}”, counted {'on ' if later else ''}from the report's date "
+                                        f"{reported.isoformat()}" + (" (a note added later)" if later else "")]
         if depth:
             notes.append(f"the date of “{role.clause}”; the sentence's main event is not dated")
         if len(group) > 1:
             notes.append("the sentence also gives " + ", ".join(f"“{w.words}”" for w, _ in group[1:]))
         out.append(Dating(when, "stated" if when.stated else "report date", "; ".join(notes), len(whens) == 1,
-                          _kind(when, role, reported, anchor, background_days)))
+                          _kind(when, role, None if later else reported, anchor, background_days)))
     return out
 
 
