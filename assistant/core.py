@@ -316,7 +316,7 @@ class Assistant:
         # Reports that do not cover the topic have no events of it: the answerer's test of whether the
         # passages answer at all (its confidence: 0.6-0.8 for the corpus's stories, under 0.06 for others).
         covered = bool(ranked) and self.answerer.confidence(ranked) >= self.answerer.min_confidence
-        events, background, expected = (build(ranked, found.texts, found.infos, self.embed, citer(found))
+        events, background, expected = (build(ranked, found.texts, found.infos, self.embed, citer(found), topic=topic)
                                          if covered else ([], [], []))
         return Timeline(topic=topic, events=events, background=background, expected=expected,
                         filters=filters or Filters(),

@@ -63,7 +63,7 @@ def _score(read, sentence: float, report: float, days: int) -> dict:
     totals: dict[str, int] = {}
     texts: dict[str, str] = {}
     for case, ranked, found, assistant in read:
-        sections = build(ranked, found.texts, found.infos, assistant.embed, citer(found), margins)
+        sections = build(ranked, found.texts, found.infos, assistant.embed, citer(found), margins, case.topic)
         timeline = {name: [e.model_dump(mode="json") for e in rows]
                     for name, rows in zip(TIMELINE_SECTIONS, sections)}
         timeline["timings_ms"] = {"total": 0.0}

@@ -167,6 +167,13 @@ def test_the_day_an_opinion_was_given_dates_no_event_but_a_reported_event_keeps_
                                  "Thursday.", date(2023, 1, 5), date(2023, 1, 5))] == [("2023-01-05", "event")]
 
 
+def test_a_forecast_s_sentence_still_dates_the_past_event_of_its_subordinate_clause():
+    rows = dated("Because the ground was saturated with the more than 5 inches of rain that fell on New Year's Eve, "
+                 "Wednesday's storm could cause severe problems, forecasters said.", date(2023, 1, 4), date(2023, 1, 4))
+    assert [d[:2] for d in rows] == [("2023-01-04", "expected"), ("2022-12-31", "event")]
+    assert "“fell”; the sentence's main event is a forecast" in rows[1][2]
+
+
 def test_a_note_added_to_a_report_later_counts_its_weekdays_forward():
     ((day, kind, note),) = dated("Editor's note: On Thursday, the Bills said Damar Hamlin has shown remarkable "
                                  "improvement.", date(2023, 1, 4), date(2023, 1, 4))
@@ -237,6 +244,30 @@ def test_wire_copies_are_one_event_citing_every_outlet(assistant):
     docs = {c.doc_id for c in summit.citations}
     assert {"wire-tumangang-surge-hct", "wire-tumangang-wagons-lep"} <= docs
     assert {"Harbor City Times", "Lakeside Evening Post"} <= set(summit.outlets)
+
+
+def test_two_events_of_one_report_on_one_day_are_two_rows_and_wire_copies_one(assistant):
+    from assistant.models import Passage
+    from assistant.read.sentences import Sentence
+    from assistant.read.timeline import _Event, _merge
+
+    friday = dates_in("It happened on Friday.", date(2023, 1, 6))[0]
+
+    def event(doc_id: str, text: str) -> _Event:
+        passage = Passage(doc_id=doc_id, chunk_id=f"{doc_id}-0", title="", start=0, end=len(text), rank=1,
+                          score=1.0, text=text)
+        return _Event(Sentence(doc_id, 0, len(text), text, passage), friday, "report date", "", True)
+
+    twelfth = ("Kevin McCarthy finally picked up some momentum Friday, winning at least 14 new votes on the week's "
+               "12th ballot and getting very close to the majority he needs to claim the speaker's job.")
+    fifteenth = ("On a record 15th ballot, Kevin McCarthy tentatively racked up the votes to become speaker of the "
+                 "House on Friday, picking up the last holdouts.")
+    topic = "the House speaker vote and Kevin McCarthy"
+    # Close in meaning, as every sentence of one story is; one report tells them as two events.
+    assert len(_merge([event("a", twelfth), event("a", fifteenth)], assistant.embed, topic)) == 2
+    # The same sentence in another outlet's report is one row citing both.
+    (row,) = _merge([event("a", twelfth), event("b", twelfth)], assistant.embed, topic)
+    assert [e.sentence.doc_id for e in row.events] == ["a", "b"]
 
 
 def test_reports_dating_the_same_event_differently_are_flagged_both_cited(assistant):

@@ -82,7 +82,7 @@ def _role(doc, start: int, end: int) -> Role:
         if token.dep_ in CLAUSE_EDGES:
             depth += 1
         # A date inside what is said as an opinion ("he emphasized travelers should feel safe today") is
-        # part of the opinion.
+        # part of the opinion, unless its verb tells what happened ("the rain that fell on New Year's Eve").
         opinion = opinion or (token.dep_ == "ccomp" and _opinion(token.head))
         token = token.head
         if token.pos_ in ("VERB", "AUX") and verb is None:
@@ -92,7 +92,13 @@ def _role(doc, start: int, end: int) -> Role:
     # "The storm will hit on Tuesday, the weather service said Monday": dated by the saying, a forecast still.
     future = _future(verb) or (verb.lower_ in SAYING and any(_future(c) for c in verb.children if c.dep_ == "ccomp"))
     return Role(depth=depth, verb=verb.i, clause=_clause(verb), since=since, future=future,
-                opinion=not future and (opinion or _opinion(verb)))
+                opinion=not future and ((opinion and not _past(verb)) or _opinion(verb)))
+
+
+def _past(verb) -> bool:
+    """The verb tells what happened: in the past tense, or perfect ("has shown")."""
+    auxes = [c for c in verb.children if c.dep_ in ("aux", "auxpass")]
+    return verb.tag_ == "VBD" or any(a.tag_ == "VBD" or a.lower_ in ("has", "have", "had") for a in auxes)
 
 
 def _opinion(verb) -> bool:
@@ -106,7 +112,7 @@ def _opinion(verb) -> bool:
     auxes = [c for c in clause.children if c.dep_ in ("aux", "auxpass")]
     if any(a.lower_ in MODAL for a in auxes):
         return True
-    if any(a.lower_ in ("has", "have", "had") for a in auxes) or any(a.tag_ == "VBD" for a in auxes):
+    if _past(clause):
         return False  # "has shown improvement", "was breathing": what happened
     if clause.lower_ in ("is", "are", "'s", "'re", "am"):
         return False  # "Hamlin is in critical condition": how things stand, as a news update tells it
@@ -131,6 +137,9 @@ def _future(verb) -> bool:
             return True
         if token.pos_ in ("VERB", "ADJ") and token.lower_.startswith(EXPECTING):
             return True
-        if token.head.i == token.i:
+        # A verb in the past tense tells what happened, whatever the clause above it forecasts ("the rain
+        # that fell on New Year's Eve" in "... Wednesday's storm could cause severe problems").
+        if token.head.i == token.i or token.tag_ == "VBD" or any(
+                a.tag_ == "VBD" for a in token.children if a.dep_ in ("aux", "auxpass")):
             return False
         token = token.head

@@ -99,20 +99,40 @@ def dates_in(sentence: str, reported: date | None) -> list[When]:
         if at is None:
             continue
         cursor = at.end()
-        when = _resolve(readable, at.start(), at.end(), reported)
-        if when is None:
-            continue
-        start, end = when.start, when.end
-        for a, b in holidays:  # a holiday read as its day is quoted as the sentence names it
-            if a < end and start < b:
-                start, end = min(start, a), max(end, b)
-        when = When(when.day, when.precision, when.stated, sentence[start:end], start, end)
-        if all(w.iso != when.iso for w in out):
-            out.append(when)
+        for run_start, run_end in _runs(readable, at.start(), at.end()):
+            when = _resolve(readable, run_start, run_end, reported)
+            if when is None:
+                continue
+            start, end = when.start, when.end
+            for a, b in holidays:  # a holiday read as its day is quoted as the sentence names it
+                if a < end and start < b:
+                    start, end = min(start, a), max(end, b)
+            when = When(when.day, when.precision, when.stated, sentence[start:end], start, end)
+            if all(w.iso != when.iso for w in out):
+                out.append(when)
     # "The previous August high was set in 1994": a month without its year beside a year is no date of its own.
     years = any(w.precision == "year" and w.stated for w in out)
     return [w for w in out if not any(w is not o and o.within(w) for o in out)
             and not (years and w.precision == "month" and not any(_is_year(x) for x in w.words.split()))]
+
+
+def _runs(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The find text[start:end] cut where a word is no date word: dateparser reads "on Dec 31, Wednesday"
+    as one date, which is two."""
+    runs: list[tuple[int, int]] = []
+    open_at = None
+    for m in re.finditer(r"\S+", text[start:end]):
+        word = m[0].strip(",.;:()")
+        if word and _date_word(word):
+            if open_at is None:
+                open_at = start + m.start()
+            last = start + m.end()
+        elif open_at is not None:
+            runs.append((open_at, last))
+            open_at = None
+    if open_at is not None:
+        runs.append((open_at, last))
+    return runs or [(start, end)]
 
 
 def _readable(sentence: str) -> tuple[str, list[tuple[int, int]]]:

@@ -113,12 +113,13 @@ Sections = tuple[list[TimelineEvent], list[TimelineEvent], list[TimelineEvent]]
 
 
 def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, DocumentInfo],
-          embed: Callable[[list[str]], np.ndarray], cite: Cite, margins: Margins = Margins()) -> Sections:
+          embed: Callable[[list[str]], np.ndarray], cite: Cite, margins: Margins = Margins(), topic: str = ""
+          ) -> Sections:
     """The timeline's events, background and expected rows from the topic's ranked sentences (the caller
     has checked that the reports cover the topic at all), each oldest first, cited with markers 1.. in
     that order. `cite(marker, doc_id, start, end, quote, score)` makes a citation. Rows come from the
     reports about the topic (whose best sentence scores near the best of all), and among their sentences
-    from those near the best."""
+    from those near the best; `topic`'s words are no sign that two sentences tell the same event."""
     if not ranked:
         return [], [], []
     best = ranked[0].logit
@@ -134,7 +135,7 @@ def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, Do
     events = [_Event(s, d.when, d.source, d.note, d.single, d.kind) for s, ds in zip(relevant, found) for d in ds]
     for e in events:
         e.copies = copies_of(e.sentence, texts)
-    rows = _merge(events, embed)
+    rows = _merge(events, embed, topic)
     for r in rows:  # the row shows a sentence that states this date alone, when a report has one
         r.events.sort(key=lambda e: not e.single)
     # A coarse date sorts at its period's start: "this year" before September's events.
@@ -186,6 +187,12 @@ def _datings(whens: list[When], found: list[Role], reported: date | None, anchor
     for w, r in pairs:
         if r.depth == depth:
             by_verb.setdefault(r.verb, []).append((w, r))
+    # "Because of the rain that fell on New Year's Eve, Wednesday's storm could cause severe problems": a
+    # forecast's sentence still tells the past event of its subordinate clause, at that clause's date.
+    if all(r.future for group in by_verb.values() for _, r in group):
+        for w, r in pairs:
+            if r.depth > depth and not r.future:
+                by_verb.setdefault(r.verb, []).append((w, r))
     out = []
     for group in by_verb.values():
         when, role = group[0]
@@ -193,7 +200,9 @@ def _datings(whens: list[When], found: list[Role], reported: date | None, anchor
             when = forward(when, reported)
         notes = [] if when.stated else [f"“{when.words}”, counted {'on ' if later else ''}from the report's date "
                                         f"{reported.isoformat()}" + (" (a note added later)" if later else "")]
-        if depth:
+        if role.depth > depth:
+            notes.append(f"the date of “{role.clause}”; the sentence's main event is a forecast")
+        elif depth:
             notes.append(f"the date of “{role.clause}”; the sentence's main event is not dated")
         if len(group) > 1:
             notes.append("the sentence also gives " + ", ".join(f"“{w.words}”" for w, _ in group[1:]))
@@ -230,9 +239,10 @@ def copies_of(s: Sentence, texts: dict[str, str]) -> list[tuple[str, int, int]]:
     return out
 
 
-def _overlap(a: str, b: str) -> float:
-    """Share of the shorter sentence's words (dates aside) that the other has too."""
-    ta, tb = terms(a) - _date_terms(), terms(b) - _date_terms()
+def _overlap(a: str, b: str, topic: frozenset[str] = frozenset()) -> float:
+    """Share of the shorter sentence's words (dates and the topic's words aside: every sentence about
+    McCarthy's speaker vote shares "McCarthy", "speaker" and "vote") that the other has too."""
+    ta, tb = terms(a) - _date_terms() - topic, terms(b) - _date_terms() - topic
     return len(ta & tb) / min(len(ta), len(tb)) if ta and tb else 0.0
 
 
@@ -241,7 +251,7 @@ def _date_terms() -> frozenset[str]:
     return frozenset(terms(" ".join(DATE_WORDS)) | {str(i) for i in range(1, 32)})
 
 
-def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray]) -> list[_Row]:
+def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray], topic: str = "") -> list[_Row]:
     """One row per event: the same date, and sentences close in meaning or words."""
     if not events:
         return []
@@ -251,12 +261,18 @@ def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray]) -> li
     def close(a: _Event, b: _Event) -> float:
         return float(vectors[a.sentence.text] @ vectors[b.sentence.text])
 
+    topic_terms = frozenset(terms(topic))
+
+    def same(a: _Event, b: _Event) -> bool:
+        # Two sentences of one report close in meaning are often two events of its story on one day (the
+        # 12th ballot and the 15th): within a report, only shared words (the topic's aside) make one event.
+        shared = _overlap(a.sentence.text, b.sentence.text, topic_terms) >= MERGE_OVERLAP
+        return shared or (a.sentence.doc_id != b.sentence.doc_id and close(a, b) >= MERGE_COSINE)
+
     rows: list[_Row] = []
     for e in events:
         row = next((r for r in rows if r.events[0].when.iso == e.when.iso and r.events[0].kind == e.kind
-                    and r.events[0].when.precision == e.when.precision
-                    and (close(r.events[0], e) >= MERGE_COSINE
-                         or _overlap(r.events[0].sentence.text, e.sentence.text) >= MERGE_OVERLAP)), None)
+                    and r.events[0].when.precision == e.when.precision and same(r.events[0], e)), None)
         if row is None:
             rows.append(_Row([e]))
         elif all(x.sentence.doc_id != e.sentence.doc_id for x in row.events):
