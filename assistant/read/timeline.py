@@ -242,8 +242,14 @@ def copies_of(s: Sentence, texts: dict[str, str]) -> list[tuple[str, int, int]]:
 def _overlap(a: str, b: str, topic: frozenset[str] = frozenset()) -> float:
     """Share of the shorter sentence's words (dates and the topic's words aside: every sentence about
     McCarthy's speaker vote shares "McCarthy", "speaker" and "vote") that the other has too."""
-    ta, tb = terms(a) - _date_terms() - topic, terms(b) - _date_terms() - topic
+    ta, tb = _terms(a) - topic, _terms(b) - topic
     return len(ta & tb) / min(len(ta), len(tb)) if ta and tb else 0.0
+
+
+@lru_cache(maxsize=4096)
+def _terms(sentence: str) -> frozenset[str]:
+    """The sentence's words but its dates' (cached: a row's sentence is compared with every later one)."""
+    return frozenset(terms(sentence)) - _date_terms()
 
 
 @lru_cache(maxsize=1)
@@ -266,8 +272,9 @@ def _merge(events: list[_Event], embed: Callable[[list[str]], np.ndarray], topic
     def same(a: _Event, b: _Event) -> bool:
         # Two sentences of one report close in meaning are often two events of its story on one day (the
         # 12th ballot and the 15th): within a report, only shared words (the topic's aside) make one event.
-        shared = _overlap(a.sentence.text, b.sentence.text, topic_terms) >= MERGE_OVERLAP
-        return shared or (a.sentence.doc_id != b.sentence.doc_id and close(a, b) >= MERGE_COSINE)
+        if a.sentence.doc_id != b.sentence.doc_id and close(a, b) >= MERGE_COSINE:
+            return True
+        return _overlap(a.sentence.text, b.sentence.text, topic_terms) >= MERGE_OVERLAP
 
     rows: list[_Row] = []
     for e in events:
