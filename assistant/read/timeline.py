@@ -198,8 +198,8 @@ def _datings(whens: list[When], found: list[Role], reported: date | None, anchor
         when, role = group[0]
         if (role.future or later) and reported is not None and when.day < reported:  # the same day is today
             when = forward(when, reported)
-        notes = [] if when.stated else [f"“{when.words}”, counted {'on ' if later else ''}from the report's date "
-                                        f"{reported.isoformat()}" + (" (a note added later)" if later else "")]
+        notes = [] if when.stated else [f"“{when.words}”, counted {'forward ' if later else ''}from the report's "
+                                        f"date {reported.isoformat()}" + (" (a note added later)" if later else "")]
         if role.depth > depth:
             notes.append(f"the date of “{role.clause}”; the sentence's main event is a forecast")
         elif depth:
