@@ -95,10 +95,15 @@ def _role(doc, start: int, end: int) -> Role:
                 opinion=not future and ((opinion and not _past(verb)) or _opinion(verb)))
 
 
+def _past_tense(verb) -> bool:
+    """The verb, or its auxiliary, is in the past tense ("fell", "was breathing")."""
+    return verb.tag_ == "VBD" or any(a.tag_ == "VBD" for a in verb.children if a.dep_ in ("aux", "auxpass"))
+
+
 def _past(verb) -> bool:
     """The verb tells what happened: in the past tense, or perfect ("has shown")."""
-    auxes = [c for c in verb.children if c.dep_ in ("aux", "auxpass")]
-    return verb.tag_ == "VBD" or any(a.tag_ == "VBD" or a.lower_ in ("has", "have", "had") for a in auxes)
+    return _past_tense(verb) or any(a.lower_ in ("has", "have", "had") for a in verb.children
+                                    if a.dep_ in ("aux", "auxpass"))
 
 
 def _opinion(verb) -> bool:
@@ -139,7 +144,6 @@ def _future(verb) -> bool:
             return True
         # A verb in the past tense tells what happened, whatever the clause above it forecasts ("the rain
         # that fell on New Year's Eve" in "... Wednesday's storm could cause severe problems").
-        if token.head.i == token.i or token.tag_ == "VBD" or any(
-                a.tag_ == "VBD" for a in token.children if a.dep_ in ("aux", "auxpass")):
+        if token.head.i == token.i or _past_tense(token):
             return False
         token = token.head
