@@ -130,6 +130,13 @@ class Assistant:
         return Reader(self.settings.reader_model or READER_DIR, quantize=self.settings.reader_int8)
 
     @cached_property
+    def topicality(self):
+        """The timeline's model of which dated sentences tell an event of the topic (topicality.py)."""
+        from .read.topicality import Topicality
+
+        return Topicality.load()
+
+    @cached_property
     def answerer(self) -> ExtractiveAnswerer:
         s = self.settings
         return ExtractiveAnswerer(self.reader, s.answer_sentences, s.min_confidence, s.confident_answer,
@@ -309,15 +316,15 @@ class Assistant:
 
         if not topic or not topic.strip():
             raise ValueError("the topic is empty")
-        self.composer  # noqa: B018  (loaded before the clock starts)
+        self.composer, self.topicality  # noqa: B018  (loaded before the clock starts)
         started = time.perf_counter()
         ranked, found = self.composer.ranked(topic, filters, top_k or self.settings.overview_k, dated=True)
         retrieved_at = time.perf_counter()
         # Reports that do not cover the topic have no events of it: the answerer's test of whether the
         # passages answer at all (its confidence: 0.6-0.8 for the corpus's stories, under 0.06 for others).
         covered = bool(ranked) and self.answerer.confidence(ranked) >= self.answerer.min_confidence
-        events, background, expected = (build(ranked, found.texts, found.infos, self.embed, citer(found), topic=topic)
-                                         if covered else ([], [], []))
+        events, background, expected = (build(ranked, found.texts, found.infos, self.embed, citer(found), topic=topic,
+                                               topicality=self.topicality) if covered else ([], [], []))
         return Timeline(topic=topic, events=events, background=background, expected=expected,
                         filters=filters or Filters(),
                         timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 from assistant.cli import app
 from assistant.models import Filters
 from assistant.read.dates import dates_in, period
-from assistant.read.timeline import datings, to_csv, to_markdown
+from assistant.read.timeline import datings
+from assistant.read.timeline_export import to_csv, to_markdown
 
 TRIP = "Kim Jong Un's trip to Russia"
 STUDY = "When was the Beyond Parallel study published?"
@@ -86,6 +87,20 @@ def test_dates_as_news_writes_them_are_found_and_quoted_as_written():
         ("2022-12-31", "day", True, "New Year's Eve")]
     assert found("He died on Christmas Day at home.", thursday)[0][:2] == ("2022-12-25", "day")
     assert found("The Christmas storm killed dozens in Buffalo.", thursday) == []
+
+
+def test_a_month_s_day_after_it_a_number_word_and_a_programme_named_today_are_read_right():
+    monday = date(2022, 9, 5)
+    # dateparser's search ends some finds at the month: the day after it is the date's.
+    assert found("Johnson was forced to resign from office on July 7 after a string of scandals made his "
+                 "position untenable.", monday) == [("2022-07-07", "day", True, "July 7")]
+    # A number word is a date's only before its unit ("two weeks ago"), never after a weekday.
+    assert found("Texts were shown as evidence on Thursday, one of which said he wanted out.", monday) == [
+        ("2022-09-01", "day", False, "Thursday")]
+    assert found("She left two weeks ago for Paris.", monday)[0][3] == "two weeks ago"
+    # "Today" inside a sentence and capitalised names a programme; at its start, it is the day.
+    assert found("Two ministers resigned as he spoke to BBC Radio 4's Today programme.", monday) == []
+    assert found("Today, the minister resigned from the cabinet.", monday)[0][:2] == ("2022-09-05", "day")
 
 
 def test_sentences_that_may_hold_a_date_are_told_from_those_that_cannot():
@@ -178,6 +193,18 @@ def test_a_note_added_to_a_report_later_counts_its_weekdays_forward():
     ((day, kind, note),) = dated("Editor's note: On Thursday, the Bills said Damar Hamlin has shown remarkable "
                                  "improvement.", date(2023, 1, 4), date(2023, 1, 4))
     assert (day, kind) == ("2023-01-05", "event") and "a note added later" in note
+
+
+def test_a_bare_weekday_six_days_back_is_the_day_after_the_report_s_date():
+    saturday = date(2022, 10, 29)  # a page filed under Saturday's date, updated on Sunday
+    ((day, kind, note),) = dated("Relatives of the missing gathered on Sunday at a community centre in Seoul.",
+                                 saturday, saturday)
+    assert (day, kind) == ("2022-10-30", "event") and "the page was updated after its date" in note
+    # Said as the week before, or five days back: counted back as written.
+    assert [d[:2] for d in dated("The families gathered last Sunday at a community centre in Seoul.", saturday,
+                                 saturday)] == [("2022-10-23", "event")]
+    assert [d[:2] for d in dated("The families gathered on Monday at a community centre in Seoul.", saturday,
+                                 saturday)] == [("2022-10-24", "event")]
 
 
 def test_a_sentence_with_no_date_of_its_own_gives_no_row():

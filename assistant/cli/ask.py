@@ -149,7 +149,7 @@ def timeline(
     out: Annotated[Optional[Path], typer.Option("--out", help="Write it to this file instead.")] = None,
 ) -> None:
     """The dated events the reports state about a topic, in the order they happened, each cited."""
-    from ..read.timeline import to_csv, to_markdown
+    from ..read.timeline_export import to_csv, to_markdown
 
     fmt = "json" if as_json else fmt
     if fmt not in ("text", "json", "markdown", "csv"):

@@ -45,6 +45,11 @@ HOLIDAY = re.compile(r"\b(?:" + "|".join(k.replace("'", "['’]") for k in HOLID
 ABBREVIATED = re.compile(r"\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.(?=\s*\d)")
 POSSESSIVE = re.compile(r"\b(" + "|".join(sorted(WEEKDAYS)) + r")['’]s\b")
 PREFIXED = re.compile(r"\b(mid|early|late)-(?=[A-Z])")
+# dateparser's search sometimes ends a find at its month ("on July 7 after a string of scandals" finds "July"):
+# the day and year that follow a month are the find's.
+MONTH_END = re.compile(r"(?:" + "|".join(sorted(MONTH_WORDS)) + r")\.?$")
+DAY_AFTER = re.compile(r"\s+\d{1,2}(?:st|nd|rd|th)?\b(?:,?\s+(?:19|20)\d\d\b)?")
+NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "a", "couple"}
 # A cheap test before dateparser reads a sentence: a month, weekday, year, anchor or holiday in it.
 MAY_HOLD = re.compile(r"\b(?:" + "|".join(sorted(MONTH_WORDS | WEEKDAYS)) + r"|(?:19|20)\d\d)\b|(?i:\b(?:"
                       + "|".join(sorted(ANCHORS)) + "|(?:last|this|next|past) (?:" + "|".join(sorted(UNITS | PARTS))
@@ -98,8 +103,11 @@ def dates_in(sentence: str, reported: date | None) -> list[When]:
         at = re.compile(r"\s+".join(map(re.escape, text.split()))).search(readable, cursor)
         if at is None:
             continue
-        cursor = at.end()
-        for run_start, run_end in _runs(readable, at.start(), at.end()):
+        end = at.end()
+        if MONTH_END.search(readable[at.start():end]) and (day := DAY_AFTER.match(readable, end)):
+            end = day.end()
+        cursor = end
+        for run_start, run_end in _runs(readable, at.start(), end):
             when = _resolve(readable, run_start, run_end, reported)
             if when is None:
                 continue
@@ -180,8 +188,8 @@ def _resolve(sentence: str, start: int, end: int, reported: date | None) -> When
                                                     and any(w.isdigit() or _ordinal(w) for w in words))
     has_year = any(_is_year(w) for w in words)
     weekday = any(w in WEEKDAYS for w in words)
-    # "TODAY" of "USA TODAY" is an outlet's name, not a day.
-    anchored = any(w.lower() in ANCHORS and not w.isupper() for w in words) or (
+    # "TODAY" of "USA TODAY" and "Today" of "BBC Radio 4's Today programme" are names, not days.
+    anchored = any(w.lower() in ANCHORS and not _named(sentence, start, w) for w in words) or (
         any(w.lower() in ("last", "next", "this", "past") for w in words)
         and any(w.lower() in UNITS | PARTS for w in words))
     if not (has_month or has_year or weekday or anchored):
@@ -232,7 +240,17 @@ def _edge(tokens: list[tuple[str, str]], at: int, inner: int) -> bool:
         return True
     if word.isdigit() and not _is_year(word):  # "5" of "Oct. 5" or "5 October", not "90" of "90 minutes"
         return not (0 <= inner < len(tokens) and tokens[inner][1].rstrip(".") in MONTH_WORDS and int(word) <= 31)
+    if word.lower() in NUMBER_WORDS:  # "two" of "two weeks ago", not "one" of "on Thursday, one of which"
+        return not (0 <= inner < len(tokens) and tokens[inner][1].lower() in UNITS)
     return False
+
+
+def _named(sentence: str, start: int, word: str) -> bool:
+    """An anchor word ("today") spelt as a name: in capitals, or capitalised inside the sentence."""
+    if word.isupper() and len(word) > 1:
+        return True
+    at = sentence.find(word, start)
+    return word[:1].isupper() and bool(sentence[:at].strip(" \"“‘'(")) and not re.search(r"[.!?:]\W*$", sentence[:at])
 
 
 def _date_word(word: str) -> bool:

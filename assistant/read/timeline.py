@@ -7,14 +7,14 @@
 - Dates well before the reports about the topic (a leader's accession, an earlier visit) are `background`;
   forecasts and plans ("will visit next month", "expected to travel on ... on Friday") are `expected`.
   Each is a list of its own, not interleaved with the events.
+- An event row is listed when the topicality model (topicality.py) finds its sentence tells an event of
+  the topic, not another story of the same page or a comment on it.
 - The same event in several reports (wire copies, or the same date and mostly the same words) is one
   row citing every outlet; reports that date the same event differently are flagged, each cited.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +24,12 @@ from statistics import median_low
 
 import numpy as np
 
-from ..models import TIMELINE_SECTIONS, Citation, DocumentInfo, Passage, Timeline, TimelineConflict, TimelineEvent
+from ..models import TIMELINE_SECTIONS, Citation, DocumentInfo, Passage, TimelineConflict, TimelineEvent
 from ..text import sentence_spans, terms, words
 from .clauses import Role, roles
 from .dates import DATE_WORDS, PRECISION_ORDER, When, dates_in, forward, may_hold_date, period, quoted
 from .sentences import Sentence
+from .topicality import CORE, WINDOW, Topicality, features, unit
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ MIN_EVENT_WORDS = 4  # words besides the date a sentence needs to tell an event 
 # A note added to a report after it ran ("Editor's note: On Thursday, the Bills said ..."): its weekdays are
 # on or after the report's date.
 LATER_NOTE = re.compile(r"\s*(?:editor['’]s note|updated?\s*:)", re.I)
+# A bare weekday six days before its report's date is the day after it: a page updated after the date it
+# is filed under ("Families reported relatives missing on Sunday" on a page dated Saturday, updated
+# Sunday). Of the labelled rows of evals/sets/timeline_train.jsonl, 13 of 13 such weekdays counted back were
+# wrong; "last Sunday" says it means the week before.
+BARE_WEEKDAY = re.compile(r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day(?: (?:morning|afternoon|evening|night))?")
+UPDATED_DAYS = 6
 MAX_SENTENCES = 60  # sentences read for dates: the best of what retrieval found
 MAX_REPORTS = 10  # reports whose other sentences with a date are read too: the first ones retrieval found
 MAX_DATED_PER_REPORT = 20
@@ -99,6 +106,8 @@ class _Event:
     note: str
     single: bool  # its sentence states this one date only
     kind: str = "event"  # event, background or expected
+    subordinate: bool = False  # the date is a subordinate clause's
+    features: dict[str, float] = field(default_factory=dict)  # what the topicality model reads
     copies: list[tuple[str, int, int]] = field(default_factory=list)  # wire copies: (doc_id, start, end)
 
 
@@ -113,26 +122,18 @@ Sections = tuple[list[TimelineEvent], list[TimelineEvent], list[TimelineEvent]]
 
 
 def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, DocumentInfo],
-          embed: Callable[[list[str]], np.ndarray], cite: Cite, margins: Margins = Margins(), topic: str = ""
-          ) -> Sections:
+          embed: Callable[[list[str]], np.ndarray], cite: Cite, margins: Margins = Margins(), topic: str = "",
+          topicality: Topicality | None = None) -> Sections:
     """The timeline's events, background and expected rows from the topic's ranked sentences (the caller
     has checked that the reports cover the topic at all), each oldest first, cited with markers 1.. in
     that order. `cite(marker, doc_id, start, end, quote, score)` makes a citation. Rows come from the
     reports about the topic (whose best sentence scores near the best of all), and among their sentences
-    from those near the best; `topic`'s words are no sign that two sentences tell the same event."""
-    if not ranked:
-        return [], [], []
-    best = ranked[0].logit
-    report_best: dict[str, float] = {}
-    for s in ranked:
-        report_best.setdefault(s.doc_id, s.logit)
-    relevant = [s for s in ranked if s.logit >= best - margins.sentence and not s.unmet
-                and report_best[s.doc_id] >= best - margins.report][:MAX_SENTENCES]
-    reported_on = [d for d in (_report_date(infos[doc_id]) for doc_id in {s.doc_id for s in relevant}) if d]
-    anchor = median_low(reported_on) if reported_on else None
-    found = datings([s.text for s in relevant], [_report_date(infos[s.doc_id]) for s in relevant], anchor,
-                    margins.background_days)
-    events = [_Event(s, d.when, d.source, d.note, d.single, d.kind) for s, ds in zip(relevant, found) for d in ds]
+    from those near the best; with `topicality`, its events are those the model finds tell an event of
+    the topic. `topic`'s words are no sign that two sentences tell the same event."""
+    events = candidates(ranked, infos, margins)
+    if topicality is not None:
+        describe(events, ranked, texts, infos, embed, topic)
+        events = [e for e in events if e.kind != "event" or topicality.keeps(e.features)]
     for e in events:
         e.copies = copies_of(e.sentence, texts)
     rows = _merge(events, embed, topic)
@@ -149,6 +150,65 @@ def build(ranked: Sequence[Sentence], texts: dict[str, str], infos: dict[str, Do
     return sections[0], sections[1], sections[2]
 
 
+def candidates(ranked: Sequence[Sentence], infos: dict[str, DocumentInfo], margins: Margins = Margins()
+               ) -> list[_Event]:
+    """Every dating of the sentences near the best (`margins`) of the reports about the topic."""
+    if not ranked:
+        return []
+    best = ranked[0].logit
+    report_best: dict[str, float] = {}
+    for s in ranked:
+        report_best.setdefault(s.doc_id, s.logit)
+    relevant = [s for s in ranked if s.logit >= best - margins.sentence and not s.unmet
+                and report_best[s.doc_id] >= best - margins.report][:MAX_SENTENCES]
+    found = datings([s.text for s in relevant], [_report_date(infos[s.doc_id]) for s in relevant],
+                    _anchor(relevant, infos), margins.background_days)
+    return [_Event(s, d.when, d.source, d.note, d.single, d.kind, d.subordinate)
+            for s, ds in zip(relevant, found) for d in ds]
+
+
+def _anchor(sentences: Sequence[Sentence], infos: dict[str, DocumentInfo]) -> date | None:
+    """The median date of the sentences' reports: background is counted back from it."""
+    reported_on = [d for d in (_report_date(infos[doc_id]) for doc_id in {s.doc_id for s in sentences}) if d]
+    return median_low(reported_on) if reported_on else None
+
+
+def describe(events: list[_Event], ranked: Sequence[Sentence], texts: dict[str, str],
+             infos: dict[str, DocumentInfo], embed: Callable[[list[str]], np.ndarray], topic: str) -> None:
+    """Give each event the features the topicality model reads (topicality.py)."""
+    if not events:
+        return
+    best = ranked[0].logit
+    report_best: dict[str, float] = {}
+    place: dict[tuple[str, int], int] = {}
+    for i, s in enumerate(ranked):
+        report_best.setdefault(s.doc_id, s.logit)
+        place.setdefault((s.doc_id, s.start), i)
+    core = [s.text for s in ranked[:CORE]]
+    texts = list(dict.fromkeys(core + [e.sentence.text for e in events]))
+    vectors = dict(zip(texts, embed(texts)))  # the ranker embedded them already: the cache has them
+    topic_vector, core_vector = embed([topic])[0], unit(np.stack([vectors[t] for t in core]))
+    by_report: dict[str, list[np.ndarray]] = {}
+    for e in events:
+        by_report.setdefault(e.sentence.doc_id, []).append(vectors[e.sentence.text])
+    reports = {doc_id: unit(np.stack(vs)) for doc_id, vs in by_report.items()}
+    anchor = _anchor([e.sentence for e in events], infos)
+    topic_terms = terms(topic) or {""}
+
+    def share(text: str) -> float:
+        return len(topic_terms & terms(text)) / len(topic_terms)
+
+    for e in events:
+        s = e.sentence
+        around = texts[s.doc_id][max(0, s.start - WINDOW):s.end + WINDOW] if s.doc_id in texts else s.text
+        shares = {"sentence_share": share(s.text), "window_share": share(around),
+                  "title_share": share(infos[s.doc_id].title or "")}
+        e.features = features(s.logit, best, report_best[s.doc_id], place.get((s.doc_id, s.start), len(ranked)),
+                              vectors[s.text], topic_vector, core_vector, reports[s.doc_id], s.features,
+                              (e.when.day - anchor).days if anchor else 0, e.source != "stated",
+                              PRECISION_ORDER[e.when.precision], e.subordinate, len(words(s.text)), shares)
+
+
 @dataclass(frozen=True)
 class Dating:
     """The date of an event a sentence reports, and what kind of row it makes."""
@@ -158,6 +218,7 @@ class Dating:
     note: str  # how the date was found, when not plainly stated
     single: bool  # the sentence states this one date only
     kind: str  # event, background or expected
+    subordinate: bool = False  # the date is a subordinate clause's: the main clause's event has none
 
 
 def datings(sentences: Sequence[str], reported: Sequence[date | None], anchor: date | None = None,
@@ -196,10 +257,12 @@ def _datings(whens: list[When], found: list[Role], reported: date | None, anchor
     out = []
     for group in by_verb.values():
         when, role = group[0]
-        if (role.future or later) and reported is not None and when.day < reported:  # the same day is today
+        updated = not (role.future or later) and _updated(when, reported)
+        if (role.future or later or updated) and reported is not None and when.day < reported:  # the same day is today
             when = forward(when, reported)
-        notes = [] if when.stated else [f"“{when.words}”, counted {'forward ' if later else ''}from the report's "
-                                        f"date {reported.isoformat()}" + (" (a note added later)" if later else "")]
+        ahead = " (a note added later)" if later else " (the page was updated after its date)" if updated else ""
+        notes = [] if when.stated else [f"“{when.words}”, counted {'forward ' if later or updated else ''}from the "
+                                        f"report's date {reported.isoformat()}{ahead}"]
         if role.depth > depth:
             notes.append(f"the date of “{role.clause}”; the sentence's main event is a forecast")
         elif depth:
@@ -207,8 +270,15 @@ def _datings(whens: list[When], found: list[Role], reported: date | None, anchor
         if len(group) > 1:
             notes.append("the sentence also gives " + ", ".join(f"“{w.words}”" for w, _ in group[1:]))
         out.append(Dating(when, "stated" if when.stated else "report date", "; ".join(notes), len(whens) == 1,
-                          _kind(when, role, None if later else reported, anchor, background_days)))
+                          _kind(when, role, None if later or updated else reported, anchor, background_days),
+                          role.depth > 0))
     return out
+
+
+def _updated(when: When, reported: date | None) -> bool:
+    """A bare weekday counted back six days from the report's date: the day after it (BARE_WEEKDAY)."""
+    return (reported is not None and not when.stated and BARE_WEEKDAY.fullmatch(when.words) is not None
+            and (reported - when.day).days == UPDATED_DAYS)
 
 
 def _kind(when: When, role: Role, reported: date | None, anchor: date | None, background_days: int) -> str:
@@ -328,39 +398,3 @@ def _models(rows: list[_Row], infos: dict[str, DocumentInfo], cite: Cite,
             markers = [c.marker for c in out[j].citations]
             event.conflicts.append(TimelineConflict(date=out[j].date, event=j, markers=markers))
     return out, marker
-
-
-# --- exports --------------------------------------------------------------------------------------------
-
-def to_markdown(timeline: Timeline) -> str:
-    """The timeline as a journalist pastes it into a draft: one bullet an event, sources linked; background
-    and expected rows under headings of their own."""
-    lines = [f"# Timeline: {timeline.topic}", ""]
-    for name in TIMELINE_SECTIONS:
-        rows = getattr(timeline, name)
-        if name != "events" and rows:
-            lines += [f"## {name.capitalize()}", ""]
-        for e in rows:
-            sources = "; ".join(f"[{c.source or c.title}, {c.date or 'undated'}]({c.url})" if c.url
-                                else f"{c.source or c.title}, {c.date or 'undated'} ({c.path})" for c in e.citations)
-            when = e.date + (f" ({e.date_note})" if e.date_note else "")
-            lines.append(f"- **{when}**: {e.text} ({sources})")
-            for c in e.conflicts:
-                lines.append(f"  - ⚠ dated {c.date} by another report (event {c.event + 1})")
-        if rows:
-            lines.append("")
-    return "\n".join(lines)
-
-
-def to_csv(timeline: Timeline) -> str:
-    """date, precision, date_source, event, outlets, links, conflicting dates and kind (event, background or
-    expected): one row a timeline row, events first."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["date", "precision", "date_source", "event", "outlets", "links", "conflicting_dates", "kind"])
-    for name in TIMELINE_SECTIONS:
-        for e in getattr(timeline, name):
-            writer.writerow([e.date, e.precision, e.date_source, e.text, "; ".join(e.outlets),
-                             " ".join(c.url or f"{c.path}#{c.start}-{c.end}" for c in e.citations),
-                             "; ".join(c.date for c in e.conflicts), e.kind])
-    return out.getvalue()

@@ -159,7 +159,7 @@ def create_server(service: Service, users: Users | None = None):
     async def timeline(request: TimelineRequest) -> JSONResponse | PlainTextResponse:
         """The dated events the reports state about a topic, oldest first: `assistant timeline --json`, or
         its Markdown or CSV export."""
-        from ..read.timeline import to_csv, to_markdown
+        from ..read.timeline_export import to_csv, to_markdown
 
         result = await run(functools.partial(service.timeline, request.topic, filters=request.filters,
                                              top_k=request.top_k))

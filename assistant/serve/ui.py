@@ -454,7 +454,7 @@ def create_app(service: Service | Assistant):
 
     def export_timeline(timeline, kind):
         from ..models import Timeline
-        from ..read.timeline import to_csv, to_markdown
+        from ..read.timeline_export import to_csv, to_markdown
 
         if not timeline:
             return gr.skip()
