@@ -34,6 +34,9 @@ def test_the_shipped_model_reads_the_features_a_timeline_gives(assistant):
     describe(events, ranked, found.texts, found.infos, assistant.embed, TRIP)
     assert events and all(set(e.features) == set(model.weights) for e in events)
     assert all(0.0 <= model.probability(e.features) <= 1.0 for e in events)
+    # The text around a sentence holds it: its share of the topic's words is at least the sentence's own.
+    assert all(e.features["window_share"] >= e.features["sentence_share"] for e in events)
+    assert any(e.features["window_share"] > e.features["sentence_share"] for e in events)
 
 
 def test_the_threshold_decides_which_events_are_listed_never_background_or_expected(assistant, monkeypatch):

@@ -185,8 +185,8 @@ def describe(events: list[_Event], ranked: Sequence[Sentence], texts: dict[str, 
         report_best.setdefault(s.doc_id, s.logit)
         place.setdefault((s.doc_id, s.start), i)
     core = [s.text for s in ranked[:CORE]]
-    texts = list(dict.fromkeys(core + [e.sentence.text for e in events]))
-    vectors = dict(zip(texts, embed(texts)))  # the ranker embedded them already: the cache has them
+    sentences = list(dict.fromkeys(core + [e.sentence.text for e in events]))
+    vectors = dict(zip(sentences, embed(sentences)))  # the ranker embedded them already: the cache has them
     topic_vector, core_vector = embed([topic])[0], unit(np.stack([vectors[t] for t in core]))
     by_report: dict[str, list[np.ndarray]] = {}
     for e in events:
