@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,10 @@ from .models import (
 from .read.answer import ABSTAIN, ExtractiveAnswerer, standalone_question
 from .read.respond import read
 from .settings import Settings, load_settings, offline_environment
+
+if TYPE_CHECKING:
+    from .read.sentences import Sentence
+    from .search.library import Found
 
 EMPTY_STORE = "The store holds no reports yet: ingest some first (assistant ingest PATH)."
 
@@ -318,17 +323,24 @@ class Assistant:
             raise ValueError("the topic is empty")
         self.composer, self.topicality  # noqa: B018  (loaded before the clock starts)
         started = time.perf_counter()
-        ranked, found = self.composer.ranked(topic, filters, top_k or self.settings.overview_k, dated=True)
+        ranked, found = self.timeline_sentences(topic, filters, top_k)
         retrieved_at = time.perf_counter()
-        # Reports that do not cover the topic have no events of it: the answerer's test of whether the
-        # passages answer at all (its confidence: 0.6-0.8 for the corpus's stories, under 0.06 for others).
-        covered = bool(ranked) and self.answerer.confidence(ranked) >= self.answerer.min_confidence
-        events, background, expected = (build(ranked, found.texts, found.infos, self.embed, citer(found), topic=topic,
-                                               topicality=self.topicality) if covered else ([], [], []))
+        events, background, expected = build(ranked, found.texts, found.infos, self.embed, citer(found), topic=topic,
+                                             topicality=self.topicality)
         return Timeline(topic=topic, events=events, background=background, expected=expected,
                         filters=filters or Filters(),
                         timings_ms=Timings(retrieve=round((retrieved_at - started) * 1000, 1),
                                            answer=_ms(retrieved_at), total=_ms(started)))
+
+    def timeline_sentences(self, topic: str, filters: Filters | None = None, top_k: int | None = None
+                           ) -> tuple[list[Sentence], Found]:
+        """The sentences a timeline of `topic` is made from, ranked (Composer.ranked, with the reports' dated
+        sentences), and the search that found them. None when the reports do not cover the topic at all: the
+        answerer's test of whether the passages answer (its confidence: 0.6-0.8 for the corpus's stories,
+        under 0.06 for others)."""
+        ranked, found = self.composer.ranked(topic, filters, top_k or self.settings.overview_k, dated=True)
+        covered = bool(ranked) and self.answerer.confidence(ranked) >= self.answerer.min_confidence
+        return (ranked if covered else []), found
 
     def compare(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Comparison:
         """For each outlet in scope, its sentence that best answers `question` or "not covered"; outlets

@@ -35,9 +35,8 @@ def main() -> None:
     for corpus, store in stores.items():
         assistant = Assistant(store=Path(store))
         for case in (c for c in cases if c.corpus == corpus):
-            ranked, found = assistant.composer.ranked(case.topic, None, assistant.settings.overview_k, dated=True)
-            covered = bool(ranked) and assistant.answerer.confidence(ranked) >= assistant.answerer.min_confidence
-            read.append((case, ranked if covered else [], found, assistant))
+            ranked, found = assistant.timeline_sentences(case.topic)
+            read.append((case, ranked, found, assistant))
     print(f"{len(read)} fit topics: {', '.join(c.id for c, *_ in read)}")
     results = []
     for sentence, report, days in itertools.product(SENTENCE, REPORT, BACKGROUND_DAYS):

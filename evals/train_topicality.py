@@ -94,8 +94,8 @@ def _rows(labels_path: Path, store: Path):
     for topic in dict.fromkeys(r["topic"] for r in labels):
         # A sentence's label is whether it tells an event of the topic: its date may since be read otherwise.
         by_row = {(r["doc_id"], r["sentence"]): r for r in labels if r["topic"] == topic}
-        ranked, found = assistant.composer.ranked(topic, None, assistant.settings.overview_k, dated=True)
-        if not ranked or assistant.answerer.confidence(ranked) < assistant.answerer.min_confidence:
+        ranked, found = assistant.timeline_sentences(topic)
+        if not ranked:
             continue
         events = candidates(ranked, found.infos, Margins(sentence=100.0, report=100.0))
         describe(events, ranked, found.texts, found.infos, assistant.embed, topic)
@@ -127,9 +127,7 @@ def _fit_topics(set_path: Path, stores: dict[str, str], model_path: Path) -> Non
         assistant = Assistant(store=Path(store))
         texts: dict[str, str] = {}
         for case in (c for c in cases if c.corpus == corpus):
-            ranked, found = assistant.composer.ranked(case.topic, None, assistant.settings.overview_k, dated=True)
-            if not ranked or assistant.answerer.confidence(ranked) < assistant.answerer.min_confidence:
-                ranked = []
+            ranked, found = assistant.timeline_sentences(case.topic)
             for name, model in (("margins alone", None), ("with the model", Topicality.load(model_path))):
                 sections = build(ranked, found.texts, found.infos, assistant.embed, citer(found), topic=case.topic,
                                  topicality=model)

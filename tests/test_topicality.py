@@ -29,7 +29,7 @@ def test_the_shipped_model_reads_the_features_a_timeline_gives(assistant):
 
     model = Topicality.load()
     assert 0.0 < model.threshold < 1.0 and set(model.weights) == set(model.mean) == set(model.scale)
-    ranked, found = assistant.composer.ranked(TRIP, None, assistant.settings.overview_k, dated=True)
+    ranked, found = assistant.timeline_sentences(TRIP)
     events = candidates(ranked, found.infos, Margins())
     describe(events, ranked, found.texts, found.infos, assistant.embed, TRIP)
     assert events and all(set(e.features) == set(model.weights) for e in events)
