@@ -99,14 +99,14 @@ def _rows(labels_path: Path, store: Path):
             continue
         events = candidates(ranked, found.infos, Margins(sentence=100.0, report=100.0))
         describe(events, ranked, found.texts, found.infos, assistant.embed, topic)
+        listed = {(e.sentence.doc_id, e.sentence.start, e.when.iso) for e in candidates(ranked, found.infos, shipped)}
         for e in events:
             label = by_row.get((e.sentence.doc_id, " ".join(e.sentence.text.split())))
             if label is not None and e.kind == "event":
                 x.append(e.features)
                 y.append(label["event"])
                 groups.append(topic)
-                within.append(e.features["relative"] >= -shipped.sentence
-                              and e.features["report_relative"] >= -shipped.report)
+                within.append((e.sentence.doc_id, e.sentence.start, e.when.iso) in listed)
     names = sorted(x[0])
     return (names, np.array([[f[n] for n in names] for f in x]), np.array(y, dtype=int), np.array(groups),
             np.array(within))
